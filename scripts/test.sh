@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The one test command (README, and .ci/run): installs what the tests need, then lint, types, tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Independent readers the tests check outputs with (exiftool, ffprobe), and chromium for the review page.
+need=()
+command -v exiftool >/dev/null || need+=(libimage-exiftool-perl)
+command -v ffprobe >/dev/null || need+=(ffmpeg)
+if ((${#need[@]})); then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "note: install ${need[*]} for the metadata tests (they skip without them)" >&2
+  fi
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "is ignored" || true
+
+.venv/bin/ruff check src tests benchmarks
+.venv/bin/ruff format --check src tests benchmarks
+.venv/bin/mypy
+.venv/bin/pytest -q "$@"

@@ -1,0 +1,246 @@
+"""The `unseen` command: parse, call the pipeline, print, exit with a code scripts can trust.
+
+Exit codes: 0 all files done (and, with --audit, all clear); 1 one or more files failed;
+2 bad usage or an invalid plan; 3 the audit found a risk; 130 interrupted (no partial output).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from unseen import __version__
+from unseen import plan as plan_mod
+from unseen.detect.presets import PRESETS
+from unseen.errors import PlanError, UnseenError
+from unseen.pipeline import DEFAULT_MARGIN, Options, Outcome
+from unseen.progress import Reporter
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_RISK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+METHOD_HELP = (
+    "how faces are painted: 'fill' (default, irreversible: one colour taken from the pixels around "
+    "the face), 'solid' (black), or 'mosaic' / 'blur' (softer looking, but trained models can partly "
+    "undo blur and mosaic and re-identify people: do not use them to protect anyone)"
+)
+
+EPILOG_RUN = """examples:
+  unseen run photo.jpg                 writes photo.unseen.jpg beside it
+  unseen run DCIM/ -o public/          mirrors DCIM/ into public/, every face obscured
+  unseen run clip.mp4 --no-audio       video; audio is kept unless --no-audio
+  unseen run DIR -o OUT --audit --json audit every output, machine-readable results
+exit codes: 0 done, 1 some files failed, 2 bad usage, 3 audit found a risk, 130 interrupted"""
+
+EPILOG_SCAN = """examples:
+  unseen scan DIR --plan plan.json     find faces, write the plan (no image is changed)
+  unseen scan photo.jpg --json         print the plan to stdout
+then edit the plan (or `unseen review`) and render it with `unseen apply plan.json -o OUT`"""
+
+EPILOG_APPLY = """examples:
+  unseen apply plan.json -o public/    render a (possibly edited) plan
+  unseen apply plan.json               write *.unseen.* files beside the inputs"""
+
+
+def _media_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("detection")
+    g.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default="default",
+        help="detector setting: " + "; ".join(f"{k}: {v.help}" for k, v in PRESETS.items()),
+    )
+    g.add_argument("--fast", dest="preset", action="store_const", const="fast", help="same as --preset fast")
+    g.add_argument(
+        "--margin",
+        type=float,
+        default=DEFAULT_MARGIN,
+        help=f"grow each face box by this share of its size per side (default {DEFAULT_MARGIN}: "
+        "covers hair line, ears, chin)",
+    )
+    g.add_argument("--shape", choices=plan_mod.SHAPES, default="ellipse", help="region shape (default ellipse)")
+    g.add_argument(
+        "--max-pixels", type=int, default=100_000_000, help="refuse images larger than this (decompression bombs)"
+    )
+    g.add_argument("--max-frames", type=int, default=2_000_000, help="refuse videos with more frames than this")
+    g.add_argument("--follow-symlinks", action="store_true", help="follow symlinks that lead out of input folders")
+
+
+def _render_options(p: argparse.ArgumentParser, default_method: str | None = "fill") -> None:
+    g = p.add_argument_group("output")
+    g.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        help="output folder (mirrors the input tree); default: beside each input as NAME.unseen.EXT",
+    )
+    g.add_argument("--method", choices=plan_mod.METHODS, default=default_method, help=METHOD_HELP)
+    g.add_argument("--no-audio", dest="audio", action="store_false", help="drop audio streams from videos")
+    g.add_argument(
+        "--crf", type=int, default=18, help="H.264 quality for video (lower is better; default 18, visually lossless)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="unseen",
+        description="Make the people in photos and videos unrecognisable, offline, and prove it.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="commands: run (scan + apply), scan, apply, audit, review. `unseen COMMAND --help` has examples.",
+    )
+    parser.add_argument("--version", action="version", version=f"unseen {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    fmt = argparse.RawDescriptionHelpFormatter
+
+    run = sub.add_parser(
+        "run", help="find and obscure every face; write clean files", epilog=EPILOG_RUN, formatter_class=fmt
+    )
+    run.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="photos, videos or folders")
+    _media_options(run)
+    _render_options(run)
+    run.add_argument("--plan", type=Path, help="also save the plan here")
+    run.add_argument("--audit", action="store_true", help="audit every output; exit 3 if a risk is found")
+    run.add_argument("--json", action="store_true", help="print results as JSON on stdout")
+
+    scan = sub.add_parser(
+        "scan", help="find faces and write the plan; change nothing", epilog=EPILOG_SCAN, formatter_class=fmt
+    )
+    scan.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
+    _media_options(scan)
+    scan.add_argument("--method", choices=plan_mod.METHODS, default="fill", help=METHOD_HELP)
+    scan.add_argument("-p", "--plan", type=Path, help="write the plan to this file (default: unseen-plan.json)")
+    scan.add_argument("--json", action="store_true", help="print the plan (and any failures) as JSON on stdout")
+
+    apply = sub.add_parser(
+        "apply", help="render a plan (possibly edited) to clean files", epilog=EPILOG_APPLY, formatter_class=fmt
+    )
+    apply.add_argument("plan", type=Path, metavar="PLAN")
+    _render_options(apply, default_method=None)
+    apply.add_argument("--max-pixels", type=int, default=100_000_000, help="refuse images larger than this")
+    apply.add_argument("--json", action="store_true", help="print results as JSON on stdout")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args)
+        if args.command == "scan":
+            return _scan(args)
+        if args.command == "apply":
+            return _apply(args)
+    except KeyboardInterrupt:
+        print("unseen: interrupted; no partial output was left", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except PlanError as e:
+        print(f"unseen: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except UnseenError as e:
+        print(f"unseen: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    parser.error(f"unknown command {args.command}")
+    return EXIT_USAGE
+
+
+def _options(args: argparse.Namespace) -> Options:
+    return Options(
+        detector=getattr(args, "preset", "default"),
+        margin=getattr(args, "margin", DEFAULT_MARGIN),
+        shape=getattr(args, "shape", "ellipse"),
+        method=getattr(args, "method", None) or "fill",
+        max_pixels=args.max_pixels,
+        max_frames=getattr(args, "max_frames", 2_000_000),
+        audio=getattr(args, "audio", True),
+        crf=getattr(args, "crf", 18),
+        follow_symlinks=getattr(args, "follow_symlinks", False),
+    )
+
+
+def _scan_plan(args: argparse.Namespace, opts: Options, reporter: Reporter) -> tuple[plan_mod.Plan, list[Outcome]]:
+    from unseen.detect.presets import make_detector
+    from unseen.pipeline import discover, scan
+
+    _, files = discover(args.inputs, opts.follow_symlinks)
+    reporter.start("scanning", len(files))
+    return scan(args.inputs, make_detector(opts.detector), opts, reporter.update)
+
+
+def _scan(args: argparse.Namespace) -> int:
+    opts = _options(args)
+    with Reporter(quiet=args.json) as reporter:
+        plan, failures = _scan_plan(args, opts, reporter)
+    target = args.plan or (None if args.json else Path("unseen-plan.json"))
+    if target is not None:
+        plan.save(target)
+    for f in failures:
+        print(f"error: {f.error}", file=sys.stderr)
+    if args.json:
+        out: dict[str, Any] = plan.to_json()
+        out["failed"] = [{"path": f.path, "error": f.error} for f in failures]
+        print(json.dumps(out, indent=1))
+    else:
+        faces = sum(len(f.regions) for f in plan.files)
+        print(f"planned {faces} regions in {len(plan.files)} files; {len(failures)} failed; plan: {target}")
+    return EXIT_FAILED if failures else EXIT_OK
+
+
+def _apply(args: argparse.Namespace) -> int:
+    from unseen.pipeline import apply
+
+    plan = plan_mod.load(args.plan)
+    if args.method:
+        plan.settings.method = args.method
+    opts = _options(args)
+    with Reporter(quiet=args.json) as reporter:
+        reporter.start("writing", len(plan.files))
+        outcomes = apply(plan, args.output, opts, reporter.update)
+    return _report(outcomes, args.json)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from unseen.pipeline import apply
+
+    opts = _options(args)
+    with Reporter(quiet=args.json) as reporter:
+        plan, failures = _scan_plan(args, opts, reporter)
+        if args.plan:
+            plan.save(args.plan)
+        reporter.start("writing", len(plan.files))
+        outcomes = failures + apply(plan, args.output, opts, reporter.update)
+    code = _report(outcomes, args.json, extra=None)
+    if args.audit:
+        from unseen.audit.command import audit_outputs
+
+        risk = audit_outputs(plan, outcomes, args.json)
+        if risk and code == EXIT_OK:
+            return EXIT_RISK
+    return code
+
+
+def _report(outcomes: list[Outcome], as_json: bool, extra: dict[str, Any] | None = None) -> int:
+    failed = [o for o in outcomes if not o.ok]
+    for o in failed:
+        print(f"error: {o.error}", file=sys.stderr)
+    done = [o for o in outcomes if o.ok]
+    if as_json:
+        out: dict[str, Any] = {
+            "files": [{"path": o.path, "output": o.output, "regions": o.regions, "error": o.error} for o in outcomes],
+            "done": len(done),
+            "failed": len(failed),
+        }
+        if extra:
+            out.update(extra)
+        print(json.dumps(out, indent=1))
+    else:
+        faces = sum(o.regions for o in done)
+        print(f"{len(done)} files written ({faces} regions obscured), {len(failed)} failed")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Face detectors behind one narrow interface: `Detector.detect(rgb) -> Detections`."""

@@ -1,0 +1,80 @@
+"""Run one detector at several scales, tiled, and merge: the remedy for small and large faces.
+
+A single-scale CNN detector sees a band of face sizes. Small crowd faces need the image
+upsampled; very large faces (a close-up filling the frame) are found more reliably on a
+downscaled copy. Passes larger than `tile` pixels on a side are cut into overlapping tiles so
+memory stays bounded on 50-megapixel photos.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from unseen.detect.base import Detections, Detector, nms
+
+TILE = 1280
+OVERLAP = 128
+
+
+class MultiScale:
+    def __init__(
+        self,
+        base: Detector,
+        scales: Sequence[float],
+        max_side: int = 2048,
+        nms_iou: float = 0.4,
+        min_face: float = 0.0,
+    ) -> None:
+        """`scales` multiply a working size whose long side is at most `max_side` pixels, so a
+        phone photo and a WIDER image cost about the same. `min_face` drops boxes smaller than
+        that many pixels (in original pixels) from upsampled passes' noise."""
+        self.base = base
+        self.scales = tuple(scales)
+        self.max_side = max_side
+        self.nms_iou = nms_iou
+        self.min_face = min_face
+        self.name = base.name
+
+    def detect(self, rgb: np.ndarray) -> Detections:
+        h, w = rgb.shape[:2]
+        work = min(1.0, self.max_side / max(h, w))
+        found = [self._pass(rgb, work * s) for s in self.scales]
+        boxes = np.concatenate([d.boxes for d in found])
+        scores = np.concatenate([d.scores for d in found])
+        merged = nms(Detections(boxes, scores, self.name), self.nms_iou)
+        if self.min_face > 0 and len(merged):
+            sides = np.minimum(merged.boxes[:, 2] - merged.boxes[:, 0], merged.boxes[:, 3] - merged.boxes[:, 1])
+            merged = merged.select(sides >= self.min_face)
+        return merged
+
+    def _pass(self, rgb: np.ndarray, factor: float) -> Detections:
+        h, w = rgb.shape[:2]
+        nw, nh = max(32, round(w * factor)), max(32, round(h * factor))
+        if (nw, nh) == (w, h):
+            img = rgb
+        else:
+            interp = cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
+            img = cv2.resize(rgb, (nw, nh), interpolation=interp)
+        dets = _tiled(self.base, img)
+        fx, fy = nw / w, nh / h
+        boxes = dets.boxes / np.array([fx, fy, fx, fy], np.float32)
+        return Detections(boxes, dets.scores, dets.detector)
+
+
+def _tiled(base: Detector, img: np.ndarray) -> Detections:
+    h, w = img.shape[:2]
+    if max(h, w) <= TILE:
+        return base.detect(img)
+    step = TILE - OVERLAP
+    parts = []
+    for y in range(0, max(1, h - OVERLAP), step):
+        for x in range(0, max(1, w - OVERLAP), step):
+            tile = img[y : y + TILE, x : x + TILE]
+            d = base.detect(np.ascontiguousarray(tile))
+            parts.append(Detections(d.boxes + np.array([x, y, x, y], np.float32), d.scores, d.detector))
+    boxes = np.concatenate([p.boxes for p in parts])
+    scores = np.concatenate([p.scores for p in parts])
+    return Detections(boxes, scores, base.name)

@@ -1,0 +1,1 @@
+"""Reading media safely and writing clean files (no metadata)."""

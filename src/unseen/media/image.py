@@ -1,0 +1,164 @@
+"""Photos in and out: decode upright in sRGB within resource limits, encode with no metadata.
+
+Decoding applies EXIF orientation before anything else (detection and the plan work on the
+upright image), converts device ICC profiles to sRGB, and checks the declared size before any
+pixel is decoded, so a decompression bomb is refused without allocating it. Encoding builds a
+fresh image from pixels only: no EXIF, GPS, XMP, IPTC, comments, thumbnails or ICC profile can
+be carried over because nothing but the pixel array reaches the encoder.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+from unseen.errors import LimitError, MediaError
+
+try:
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    HEIF = True
+except ImportError:  # pragma: no cover - pillow-heif is a dependency; kept usable without it
+    HEIF = False
+
+DEFAULT_MAX_PIXELS = 100_000_000
+
+# Extension -> the decoder formats that may legitimately hide behind it.
+FORMATS: dict[str, tuple[str, ...]] = {
+    ".jpg": ("JPEG", "MPO"),
+    ".jpeg": ("JPEG", "MPO"),
+    ".jpe": ("JPEG", "MPO"),
+    ".png": ("PNG",),
+    ".webp": ("WEBP",),
+    ".tif": ("TIFF",),
+    ".tiff": ("TIFF",),
+    ".bmp": ("BMP",),
+    ".gif": ("GIF",),
+    ".heic": ("HEIF",),
+    ".heif": ("HEIF",),
+    ".hif": ("HEIF",),
+    ".avif": ("AVIF", "HEIF"),
+    ".mpo": ("MPO", "JPEG"),
+}
+IMAGE_SUFFIXES = frozenset(FORMATS)
+
+
+@dataclass
+class Picture:
+    """An upright photo: `rgb` HxWx3 uint8 in sRGB, `alpha` HxW uint8 or None, and the
+    container format it came in (the output keeps it)."""
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None
+    format: str
+
+    @property
+    def width(self) -> int:
+        return int(self.rgb.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.rgb.shape[0])
+
+
+def read(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
+    """Decode a photo or raise MediaError/LimitError with a message that says what to do."""
+    data = _read_bytes(path)
+    return decode(data, path.suffix.lower(), str(path), max_pixels)
+
+
+def decode(data: bytes, suffix: str, name: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
+    if not data:
+        raise MediaError(f"{name}: the file is empty (0 bytes)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                return _upright(im, suffix, name, max_pixels)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+            raise LimitError(f"{name}: refused as a decompression bomb ({e})") from e
+        except UnidentifiedImageError as e:
+            raise MediaError(f"{name}: not an image that unseen can read (unknown or corrupt format)") from e
+        except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as e:
+            raise MediaError(f"{name}: corrupt or truncated image ({e}); re-export it from the source") from e
+
+
+def _upright(im: Image.Image, suffix: str, name: str, max_pixels: int) -> Picture:
+    fmt = im.format or "?"
+    allowed = FORMATS.get(suffix)
+    if allowed is not None and fmt not in allowed:
+        raise MediaError(f"{name}: the file is {fmt} but its name ends in {suffix}; rename it to match its content")
+    w, h = im.size
+    if w * h > max_pixels:
+        raise LimitError(
+            f"{name}: {w}x{h} is {w * h / 1e6:.0f} megapixels, over the limit of {max_pixels / 1e6:.0f}; "
+            "raise --max-pixels if the file is trusted"
+        )
+    frames = int(getattr(im, "n_frames", 1))
+    if frames > 1 and fmt not in ("MPO", "HEIF", "AVIF"):
+        raise MediaError(
+            f"{name}: animated {fmt} ({frames} frames) is not supported; convert it to a video "
+            "(e.g. MP4) and run unseen on that"
+        )
+    im.load()
+    icc = im.info.get("icc_profile")
+    im = ImageOps.exif_transpose(im) or im
+    alpha = None
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        im = im.convert("RGBA")
+        alpha = np.asarray(im.getchannel("A"))
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(im, dtype=np.float64)
+        scale = 255.0 / 65535.0 if arr.max() > 255 else 1.0
+        im = Image.fromarray(np.clip(arr * scale, 0, 255).astype(np.uint8), "L")
+    if icc and im.mode in ("RGB", "RGBA", "CMYK", "L"):
+        im = _to_srgb(im, icc)
+    rgb = np.asarray(im.convert("RGB"))
+    return Picture(np.ascontiguousarray(rgb), alpha, "JPEG" if fmt == "MPO" else fmt)
+
+
+def _to_srgb(im: Image.Image, icc: bytes) -> Image.Image:
+    """Convert pixels from the embedded (device) profile to sRGB; the profile itself is dropped."""
+    try:
+        src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        mode = "RGB" if im.mode in ("RGB", "RGBA", "CMYK") else "L"
+        dst = ImageCms.createProfile("sRGB") if mode == "RGB" else src
+        if mode == "L":
+            return im
+        return (
+            ImageCms.profileToProfile(im.convert("RGB") if im.mode == "RGBA" else im, src, dst, outputMode="RGB") or im
+        )
+    except (ImageCms.PyCMSError, OSError, TypeError):
+        return im  # a broken profile: the pixels are used as they are, the profile is dropped
+
+
+def encode(rgb: np.ndarray, alpha: np.ndarray | None, fmt: str) -> bytes:
+    """Encode pixels only, in the given format; nothing of the source file reaches the encoder."""
+    im = Image.fromarray(rgb, "RGB")
+    if alpha is not None and fmt in ("PNG", "WEBP", "TIFF", "HEIF", "AVIF"):
+        im.putalpha(Image.fromarray(alpha, "L"))
+    buf = io.BytesIO()
+    options: dict[str, object] = {  # type: ignore[assignment]
+        "JPEG": {"quality": 95, "optimize": True},
+        "WEBP": {"quality": 95, "method": 4},
+        "TIFF": {"compression": "tiff_lzw"},
+        "HEIF": {"quality": 90},
+        "AVIF": {"quality": 90},
+    }.get(fmt, {})
+    im.save(buf, format=fmt, **options)
+    return buf.getvalue()
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except IsADirectoryError as e:
+        raise MediaError(f"{path}: is a folder, not a file") from e
+    except OSError as e:
+        raise MediaError(f"{path}: cannot read ({e.strerror})") from e

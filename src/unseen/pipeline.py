@@ -1,0 +1,257 @@
+"""scan() finds faces and returns a Plan; apply() renders a Plan; run() is both.
+
+Every output is written to a temporary file in its target folder and renamed into place only
+when complete, so a crash, Ctrl-C or error never leaves a partly obscured file under the final
+name. Inputs are opened read-only and never renamed, replaced or deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from unseen.detect.base import Detections, Detector
+from unseen.errors import OutputError, UnseenError
+from unseen.media import image
+from unseen.obscure import obscure
+from unseen.plan import MediaPlan, Plan, Region, Settings, expand
+
+DEFAULT_MARGIN = 0.25
+DEFAULT_SHAPE = "ellipse"
+OUTPUT_TAG = ".unseen"
+VIDEO_SUFFIXES = frozenset(
+    {".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".3gp", ".ts", ".mpg", ".mpeg", ".wmv", ".flv"}
+)
+MEDIA_SUFFIXES = image.IMAGE_SUFFIXES | VIDEO_SUFFIXES
+
+
+@dataclass
+class Options:
+    """Everything a user can set for scan and apply; one value passed down, not ten arguments."""
+
+    detector: str = "default"
+    margin: float = DEFAULT_MARGIN
+    shape: str = DEFAULT_SHAPE
+    method: str = "fill"
+    max_pixels: int = image.DEFAULT_MAX_PIXELS
+    max_frames: int = 2_000_000
+    audio: bool = True
+    crf: int = 18
+    follow_symlinks: bool = False
+
+
+@dataclass
+class Outcome:
+    """What happened to one input: `error` is None on success."""
+
+    path: str
+    output: str | None = None
+    regions: int = 0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+Progress = Callable[[str, float], None]  # (file, fraction of that file done)
+
+
+def regions_for(
+    dets: Detections,
+    width: int,
+    height: int,
+    margin: float = DEFAULT_MARGIN,
+    shape: str = DEFAULT_SHAPE,
+    frame: int | None = None,
+) -> list[Region]:
+    """Turn detector output into plan regions: margin added, clipped to the image."""
+    out = []
+    for box, score in zip(dets.boxes.tolist(), dets.scores.tolist(), strict=True):
+        raw = (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
+        grown = expand(raw, margin, width, height)
+        if grown[2] - grown[0] < 1 or grown[3] - grown[1] < 1:
+            continue
+        out.append(
+            Region(
+                box=tuple(round(v, 1) for v in grown),  # type: ignore[arg-type]
+                shape=shape,
+                score=round(float(score), 4),
+                detector=dets.detector,
+                raw_box=tuple(round(v, 1) for v in raw),  # type: ignore[arg-type]
+                frame=frame,
+            )
+        )
+    return out
+
+
+def discover(inputs: list[Path], follow_symlinks: bool = False) -> tuple[Path, list[Path]]:
+    """Media files under the inputs, and the folder their relative paths are taken from.
+
+    Folders are walked in sorted order; symlinks that lead out of the tree are skipped unless
+    `follow_symlinks`; files that unseen itself wrote (`*.unseen.*`) are never re-processed."""
+    resolved = [Path(os.path.abspath(p)) for p in inputs]
+    for p in resolved:
+        if not p.exists():
+            raise UnseenError(f"{p}: no such file or folder")
+    roots = [p if p.is_dir() else p.parent for p in resolved]
+    root = Path(os.path.commonpath([str(r) for r in roots]))
+    files: list[Path] = []
+    for p in resolved:
+        if p.is_dir():
+            files.extend(_walk(p, follow_symlinks))
+        else:
+            files.append(p)
+    seen: set[Path] = set()
+    unique = [f for f in files if not (f in seen or seen.add(f))]  # type: ignore[func-returns-value]
+    return root, unique
+
+
+def _walk(top: Path, follow_symlinks: bool) -> Iterator[Path]:
+    real_top = top.resolve()
+    for dirpath, dirnames, filenames in os.walk(top, followlinks=follow_symlinks):
+        dirnames.sort()
+        for name in sorted(filenames):
+            p = Path(dirpath) / name
+            if p.suffix.lower() not in MEDIA_SUFFIXES or OUTPUT_TAG in p.suffixes:
+                continue
+            if p.is_symlink() and not follow_symlinks and not p.resolve().is_relative_to(real_top):
+                continue
+            yield p
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def is_video(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_SUFFIXES
+
+
+def tagged(rel: str) -> str:
+    """The output name used when writing beside the input: `a/b.jpg` -> `a/b.unseen.jpg`."""
+    p = Path(rel)
+    return p.with_name(p.stem + OUTPUT_TAG + p.suffix).as_posix()
+
+
+def scan_file(path: Path, rel: str, detector: Detector, opts: Options, progress: Progress | None = None) -> MediaPlan:
+    """Detect faces in one file and return its plan entry (nothing is written)."""
+    digest = sha256(path)
+    out = rel
+    if is_video(path):
+        from unseen import video
+
+        return video.scan(path, rel, out, digest, detector, opts, progress)
+    pic = image.read(path, opts.max_pixels)
+    dets = detector.detect(pic.rgb)
+    regions = regions_for(dets, pic.width, pic.height, opts.margin, opts.shape)
+    return MediaPlan(rel, out, "image", pic.width, pic.height, digest, regions)
+
+
+def scan(
+    inputs: list[Path],
+    detector: Detector,
+    opts: Options,
+    progress: Progress | None = None,
+) -> tuple[Plan, list[Outcome]]:
+    """Plan every input; files that fail are reported in the outcomes and left out of the plan."""
+    root, files = discover(inputs, opts.follow_symlinks)
+    plan = Plan(root=str(root), settings=Settings(method=opts.method, detector=opts.detector))
+    failures = []
+    for path in files:
+        rel = path.relative_to(root).as_posix()
+        try:
+            plan.files.append(scan_file(path, rel, detector, opts, progress))
+        except UnseenError as e:
+            failures.append(Outcome(rel, error=str(e)))
+        if progress:
+            progress(rel, 1.0)
+    return plan, failures
+
+
+def target(out_dir: Path | None, media: MediaPlan, plan_root: Path) -> Path:
+    """The output path for a plan entry: under `out_dir` (mirroring the input tree), or beside
+    the input with a `.unseen` tag when `out_dir` is None. Refused if it escapes the output
+    folder or would overwrite an input."""
+    rel = media.output if out_dir is not None else tagged(media.output)
+    out_dir = Path(os.path.abspath(plan_root if out_dir is None else out_dir))
+    dest = Path(os.path.abspath(out_dir / rel))
+    if not dest.is_relative_to(out_dir):
+        raise OutputError(f"{media.output}: output path leaves the output folder {out_dir}")
+    source = Path(os.path.abspath(plan_root / media.path))
+    if dest == source or (dest.exists() and source.exists() and os.path.samefile(dest, source)):
+        raise OutputError(f"{media.path}: output would overwrite the input; choose another output folder with -o")
+    return dest
+
+
+def apply_file(
+    plan: Plan, media: MediaPlan, out_dir: Path | None, opts: Options, progress: Progress | None = None
+) -> Path:
+    """Render one plan entry to its output, atomically. Returns the output path."""
+    root = Path(plan.root)
+    source = root / media.path
+    dest = target(out_dir, media, root)
+    if not source.is_file():
+        raise UnseenError(f"{media.path}: input not found under {root}")
+    if sha256(source) != media.sha256:
+        raise UnseenError(f"{media.path}: file changed since the plan was made; scan it again")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(dest) as tmp:
+        if media.kind == "video":
+            from unseen import video
+
+            video.render(source, media, tmp, opts, progress)
+        else:
+            pic = image.read(source, opts.max_pixels)
+            if (pic.width, pic.height) != (media.width, media.height):
+                raise UnseenError(
+                    f"{media.path}: image is {pic.width}x{pic.height}, plan says {media.width}x{media.height}"
+                )
+            rgb = obscure(pic.rgb, media.regions, plan.settings.method)
+            tmp.write_bytes(image.encode(rgb, pic.alpha, pic.format))
+    return dest
+
+
+def apply(plan: Plan, out_dir: Path | None, opts: Options, progress: Progress | None = None) -> list[Outcome]:
+    outcomes = []
+    for media in plan.files:
+        try:
+            dest = apply_file(plan, media, out_dir, opts, progress)
+            outcomes.append(Outcome(media.path, str(dest), len(media.regions)))
+        except UnseenError as e:
+            outcomes.append(Outcome(media.path, error=str(e)))
+        if progress:
+            progress(media.path, 1.0)
+    return outcomes
+
+
+class atomic_output:
+    """Context manager yielding a temporary path beside `dest`; renamed to `dest` only on success.
+
+    The temporary name starts with a dot and ends in `.part`, so a crash leaves at worst a
+    hidden `.part` file, never a partial file under the final name."""
+
+    def __init__(self, dest: Path) -> None:
+        self.dest = dest
+        fd, name = tempfile.mkstemp(prefix=f".{dest.stem[:40]}.", suffix=f"{dest.suffix}.part", dir=dest.parent)
+        os.close(fd)
+        self.tmp = Path(name)
+
+    def __enter__(self) -> Path:
+        return self.tmp
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None and self.tmp.stat().st_size > 0:
+            with open(self.tmp, "rb") as f:
+                os.fsync(f.fileno())
+            os.replace(self.tmp, self.dest)
+        else:
+            self.tmp.unlink(missing_ok=True)

@@ -1,0 +1,32 @@
+"""Shared fixtures: the real data in ../shared/data, skipped with a reason when absent."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def data(*parts: str) -> Path:
+    """A path under ../shared/data, or skip the test saying what is missing."""
+    p = DATA.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"real test data not found at {p} (see ../shared/data/README.md)")
+    return p
+
+
+def need_tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} not installed (scripts/test.sh installs it)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def detector():
+    from unseen.detect.presets import make_detector
+
+    return make_detector("default")

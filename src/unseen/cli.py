@@ -7,6 +7,7 @@ Exit codes: 0 all files done (and, with --audit, all clear); 1 one or more files
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from collections.abc import Sequence
@@ -21,6 +22,10 @@ from unseen.pipeline import DEFAULT_MARGIN, Options, Outcome
 from unseen.progress import Reporter
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_RISK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+# Commands that live with their feature: each module has `register(subparsers)`, which adds a
+# parser with `set_defaults(handler=fn)`; fn(args) returns the exit code.
+EXTRA_COMMANDS: list[str] = []
 
 METHOD_HELP = (
     "how faces are painted: 'fill' (default, irreversible: one colour taken from the pixels around "
@@ -121,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     _render_options(apply, default_method=None)
     apply.add_argument("--max-pixels", type=int, default=100_000_000, help="refuse images larger than this")
     apply.add_argument("--json", action="store_true", help="print results as JSON on stdout")
+
+    for module in EXTRA_COMMANDS:
+        importlib.import_module(module).register(sub)
     return parser
 
 
@@ -134,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _scan(args)
         if args.command == "apply":
             return _apply(args)
+        if hasattr(args, "handler"):
+            return int(args.handler(args))
     except KeyboardInterrupt:
         print("unseen: interrupted; no partial output was left", file=sys.stderr)
         return EXIT_INTERRUPTED

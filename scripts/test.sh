@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 need=()
 command -v exiftool >/dev/null || need+=(libimage-exiftool-perl)
 command -v ffprobe >/dev/null || need+=(ffmpeg)
+command -v chromium >/dev/null || need+=(chromium)
 if ((${#need[@]})); then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
@@ -16,7 +17,7 @@ if ((${#need[@]})); then
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "is ignored" || true
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,ray]' 2>&1 | grep -v "is ignored" || true
 
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/ruff format --check src tests benchmarks

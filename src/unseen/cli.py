@@ -9,7 +9,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,14 +21,14 @@ from unseen import __version__
 from unseen import plan as plan_mod
 from unseen.detect.presets import PRESETS
 from unseen.errors import PlanError, UnseenError
-from unseen.pipeline import DEFAULT_MARGIN, Options, Outcome
+from unseen.pipeline import DEFAULT_MARGIN, DEFAULT_SHAPE, Options, Outcome
 from unseen.progress import Reporter
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_RISK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 # Commands that live with their feature: each module has `register(subparsers)`, which adds a
 # parser with `set_defaults(handler=fn)`; fn(args) returns the exit code.
-EXTRA_COMMANDS: list[str] = []
+EXTRA_COMMANDS: list[str] = ["unseen.review.command", "unseen.audit.command"]
 
 METHOD_HELP = (
     "how faces are painted: 'fill' (default, irreversible: one colour taken from the pixels around "
@@ -36,6 +39,8 @@ METHOD_HELP = (
 EPILOG_RUN = """examples:
   unseen run photo.jpg                 writes photo.unseen.jpg beside it
   unseen run DCIM/ -o public/          mirrors DCIM/ into public/, every face obscured
+  unseen run ARCHIVE/ -o OUT/ --workers 8   rerun after a crash to resume (OUT/.unseen-manifest.jsonl)
+  unseen run --engine ray s3://b/in -o s3://b/out --ray-address auto   on a Ray cluster
   unseen run clip.mp4 --no-audio       video; audio is kept unless --no-audio
   unseen run DIR -o OUT --audit --json audit every output, machine-readable results
 exit codes: 0 done, 1 some files failed, 2 bad usage, 3 audit found a risk, 130 interrupted"""
@@ -66,7 +71,12 @@ def _media_options(p: argparse.ArgumentParser) -> None:
         help=f"grow each face box by this share of its size per side (default {DEFAULT_MARGIN}: "
         "covers hair line, ears, chin)",
     )
-    g.add_argument("--shape", choices=plan_mod.SHAPES, default="ellipse", help="region shape (default ellipse)")
+    g.add_argument(
+        "--shape",
+        choices=plan_mod.SHAPES,
+        default=DEFAULT_SHAPE,
+        help=f"region shape (default {DEFAULT_SHAPE}: covers the face box's corners at the least area)",
+    )
     g.add_argument(
         "--max-pixels", type=int, default=100_000_000, help="refuse images larger than this (decompression bombs)"
     )
@@ -109,6 +119,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--plan", type=Path, help="also save the plan here")
     run.add_argument("--audit", action="store_true", help="audit every output; exit 3 if a risk is found")
     run.add_argument("--json", action="store_true", help="print results as JSON on stdout")
+    g = run.add_argument_group("many files (with -o: resumable, a manifest in OUT records what is done)")
+    g.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: worker processes on this machine (default); ray: Ray Data, local or a cluster",
+    )
+    g.add_argument("--workers", type=_positive, help="worker processes or Ray actors (default: all cores)")
+    g.add_argument("--ray-address", help="Ray cluster to use (auto, ray://HEAD:10001); default: a local Ray")
 
     scan = sub.add_parser(
         "scan", help="find faces and write the plan; change nothing", epilog=EPILOG_SCAN, formatter_class=fmt
@@ -135,7 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = _sigterm_as_interrupt()
     try:
+        if args.command in ("run", "scan") and args.plan is not None:
+            _refuse_plan_over_input(args)
         if args.command == "run":
             return _run(args)
         if args.command == "scan":
@@ -153,15 +175,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UnseenError as e:
         print(f"unseen: {e}", file=sys.stderr)
         return EXIT_USAGE
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     parser.error(f"unknown command {args.command}")
     return EXIT_USAGE
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _sigterm_as_interrupt() -> Any:
+    """SIGTERM (kill, systemd, a closing container) takes the same path as Ctrl-C: temporary
+    files are removed and the exit code is 130. The default action would kill the process and
+    leave `.part` files behind. Returns the previous handler (None off the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_interrupt)
+
+
+def _refuse_plan_over_input(args: argparse.Namespace) -> None:
+    """`--plan photo.jpg` would replace an input with JSON: refused before anything runs."""
+    from unseen.pipeline import discover
+
+    _, files = discover(args.inputs, getattr(args, "follow_symlinks", False))
+    plan_path = os.path.abspath(args.plan)
+    if any(
+        os.path.abspath(f) == plan_path or (os.path.exists(plan_path) and os.path.samefile(f, plan_path)) for f in files
+    ):
+        raise UnseenError(f"{args.plan}: the plan file would overwrite an input; choose another --plan path")
 
 
 def _options(args: argparse.Namespace) -> Options:
     return Options(
         detector=getattr(args, "preset", "default"),
         margin=getattr(args, "margin", DEFAULT_MARGIN),
-        shape=getattr(args, "shape", "ellipse"),
+        shape=getattr(args, "shape", DEFAULT_SHAPE),
         method=getattr(args, "method", None) or "fill",
         max_pixels=args.max_pixels,
         max_frames=getattr(args, "max_frames", 2_000_000),
@@ -212,10 +262,51 @@ def _apply(args: argparse.Namespace) -> int:
     return _report(outcomes, args.json)
 
 
+def _positive(value: str) -> int:
+    n = int(value)
+    if n < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return n
+
+
+def _run_batch(args: argparse.Namespace, opts: Options) -> int:
+    """`run -o OUT` (or --engine ray): a pool of workers, resumable via the manifest in OUT."""
+    if args.engine == "ray":
+        from unseen.engines.ray import run_ray
+
+        summary = run_ray(args.inputs, args.output, opts, args.ray_address, args.workers, quiet=args.json)
+    else:
+        from unseen.engines.local import run_local
+
+        summary = run_local(args.inputs, args.output, opts, args.workers, quiet=args.json)
+    plan = summary.plan()
+    if args.plan:
+        plan.save(args.plan)
+    from unseen.engines.ray import as_uri
+
+    outcomes = summary.outcomes(as_uri(args.output))
+    if args.json:
+        code = _report(outcomes, True, extra=summary.to_json())
+    else:
+        for r in summary.failed:
+            print(f"error: {r.error}", file=sys.stderr)
+        print(summary.text())
+        code = EXIT_FAILED if summary.failed else EXIT_OK
+    if args.audit:
+        from unseen.audit.command import audit_outputs
+
+        risk = audit_outputs(plan, outcomes, args.json)
+        if risk and code == EXIT_OK:
+            return EXIT_RISK
+    return code
+
+
 def _run(args: argparse.Namespace) -> int:
     from unseen.pipeline import apply
 
     opts = _options(args)
+    if args.output is not None or args.engine == "ray":
+        return _run_batch(args, opts)
     with Reporter(quiet=args.json) as reporter:
         plan, failures = _scan_plan(args, opts, reporter)
         if args.plan:

@@ -1,7 +1,8 @@
 """Change pixels: paint every region of a frame so the face under it cannot be recovered.
 
-`fill` (the default) paints each region with one colour computed only from a ring of pixels
-*around* the region, never from the face, so nothing of the face survives. `solid` paints black.
+`fill` (the default) paints each group of touching regions with one colour computed only from
+pixels *around* the group that no region covers, never from a face, so nothing of any face
+survives. `solid` paints black.
 `mosaic` and `blur` keep a coarse version of the face: they look softer but trained models can
 partly undo them (see docs/threat-model.md and benchmarks/reid.py); they are opt-in only.
 """
@@ -52,14 +53,14 @@ def obscure(rgb: np.ndarray, regions: Iterable[Region], method: str = "fill") ->
     out = rgb.copy()
     h, w = rgb.shape[:2]
     regions = list(regions)
+    if method == "fill":
+        return _fill(out, coverage_mask(regions, w, h))
     for r in regions:
         ys, xs, m = region_mask(r, w, h)
         if m.size == 0:
             continue
         patch = out[ys, xs]
-        if method == "fill":
-            patch[m] = _ring_colour(rgb, r, w, h)
-        elif method == "solid":
+        if method == "solid":
             patch[m] = 0
         elif method == "mosaic":
             patch[m] = _mosaic(patch)[m]
@@ -70,17 +71,22 @@ def obscure(rgb: np.ndarray, regions: Iterable[Region], method: str = "fill") ->
     return out
 
 
-def _ring_colour(rgb: np.ndarray, r: Region, w: int, h: int) -> np.ndarray:
-    """Mean colour of a ring just outside the region: computed from no pixel of the face."""
-    pad = max(2, round(RING * max(r.width, r.height)))
-    x1, y1, x2, y2 = (math.floor(r.box[0]), math.floor(r.box[1]), math.ceil(r.box[2]), math.ceil(r.box[3]))
-    ox1, oy1, ox2, oy2 = max(0, x1 - pad), max(0, y1 - pad), min(w, x2 + pad), min(h, y2 + pad)
-    outer = rgb[oy1:oy2, ox1:ox2].reshape(-1, 3).astype(np.float64).sum(0)
-    inner = rgb[max(0, y1) : min(h, y2), max(0, x1) : min(w, x2)].reshape(-1, 3).astype(np.float64).sum(0)
-    n = (ox2 - ox1) * (oy2 - oy1) - (min(w, x2) - max(0, x1)) * (min(h, y2) - max(0, y1))
-    if n <= 0:  # the region covers the whole image: no outside pixel to take a colour from
-        return np.array([128, 128, 128], np.uint8)
-    return np.clip((outer - inner) / n, 0, 255).astype(np.uint8)
+def _fill(out: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Paint each connected blob of `mask` with the mean colour of the unmasked pixels in a
+    band around it (RING of its size); a blob with no such pixels gets mid-grey."""
+    if not mask.any():
+        return out
+    h, w = mask.shape
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+    for k in range(1, count):
+        x, y, bw, bh = (int(v) for v in stats[k, :4])
+        pad = max(2, round(RING * max(bw, bh)))
+        x1, y1, x2, y2 = max(0, x - pad), max(0, y - pad), min(w, x + bw + pad), min(h, y + bh + pad)
+        around = out[y1:y2, x1:x2][~mask[y1:y2, x1:x2]]
+        colour = around.mean(axis=0).round().astype(np.uint8) if len(around) else np.full(3, 128, np.uint8)
+        blob = labels[y : y + bh, x : x + bw] == k
+        out[y : y + bh, x : x + bw][blob] = colour
+    return out
 
 
 def _mosaic(patch: np.ndarray) -> np.ndarray:

@@ -21,7 +21,7 @@ from unseen.obscure import obscure
 from unseen.plan import MediaPlan, Plan, Region, Settings, expand
 
 DEFAULT_MARGIN = 0.25
-DEFAULT_SHAPE = "ellipse"
+DEFAULT_SHAPE = "box"
 OUTPUT_TAG = ".unseen"
 VIDEO_SUFFIXES = frozenset(
     {".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".3gp", ".ts", ".mpg", ".mpeg", ".wmv", ".flv"}
@@ -112,16 +112,38 @@ def discover(inputs: list[Path], follow_symlinks: bool = False) -> tuple[Path, l
 
 
 def _walk(top: Path, follow_symlinks: bool) -> Iterator[Path]:
+    """Depth-first, sorted, without recursion (os.walk recurses and a folder nested ~1000 deep
+    would crash the batch with RecursionError); symlinked folders are entered only when asked,
+    and then each real folder once (a link loop ends)."""
     real_top = top.resolve()
-    for dirpath, dirnames, filenames in os.walk(top, followlinks=follow_symlinks):
-        dirnames.sort()
-        for name in sorted(filenames):
-            p = Path(dirpath) / name
+    stack = [top]
+    entered = {real_top}
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            continue  # unreadable folder: nothing in it can be processed; os.walk skipped it too
+        subdirs = []
+        for entry in entries:
+            p = Path(entry.path)
+            if entry.is_dir(follow_symlinks=follow_symlinks):
+                if entry.is_symlink():
+                    real = p.resolve()
+                    if real in entered:
+                        continue
+                    entered.add(real)
+                subdirs.append(p)
+                continue
+            if entry.is_dir():
+                continue  # a symlinked folder, not followed
             if p.suffix.lower() not in MEDIA_SUFFIXES or OUTPUT_TAG in p.suffixes:
                 continue
-            if p.is_symlink() and not follow_symlinks and not p.resolve().is_relative_to(real_top):
+            if entry.is_symlink() and not follow_symlinks and not p.resolve().is_relative_to(real_top):
                 continue
             yield p
+        stack.extend(reversed(subdirs))
 
 
 def sha256(path: Path) -> str:
@@ -130,6 +152,22 @@ def sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def input_paths(plan: Plan) -> frozenset[Path]:
+    """Absolute paths of every input of a plan: outputs must never land on one of them."""
+    root = Path(plan.root)
+    return frozenset(Path(os.path.abspath(root / m.path)) for m in plan.files)
+
+
+def unexpected(rel: str, e: Exception) -> str:
+    """One line for an error unseen did not foresee: which file, what, and what to do."""
+    if isinstance(e, OSError):
+        return f"{rel}: cannot read or write ({e.strerror or e}); check free space and permissions"
+    if isinstance(e, MemoryError):
+        return f"{rel}: out of memory; lower --max-pixels / --max-frames or free memory"
+    text = " ".join(str(e).split())[:200]
+    return f"{rel}: unexpected {type(e).__name__}: {text} (no output written; please report this bug)"
 
 
 def is_video(path: Path) -> bool:
@@ -172,6 +210,8 @@ def scan(
             plan.files.append(scan_file(path, rel, detector, opts, progress))
         except UnseenError as e:
             failures.append(Outcome(rel, error=str(e)))
+        except Exception as e:  # one bad file must not stop the batch; say what it was
+            failures.append(Outcome(rel, error=unexpected(rel, e)))
         if progress:
             progress(rel, 1.0)
     return plan, failures
@@ -181,10 +221,12 @@ def target(out_dir: Path | None, media: MediaPlan, plan_root: Path) -> Path:
     """The output path for a plan entry: under `out_dir` (mirroring the input tree), or beside
     the input with a `.unseen` tag when `out_dir` is None. Refused if it escapes the output
     folder or would overwrite an input."""
-    rel = media.output if out_dir is not None else tagged(media.output)
+    beside = out_dir is None
+    rel = tagged(media.output) if beside else media.output
     out_dir = Path(os.path.abspath(plan_root if out_dir is None else out_dir))
     dest = Path(os.path.abspath(out_dir / rel))
-    if not dest.is_relative_to(out_dir):
+    # With -o, a symlinked folder inside the output folder must not carry the write elsewhere.
+    if not dest.is_relative_to(out_dir) or not (beside or dest.parent.resolve().is_relative_to(out_dir.resolve())):
         raise OutputError(f"{media.output}: output path leaves the output folder {out_dir}")
     source = Path(os.path.abspath(plan_root / media.path))
     if dest == source or (dest.exists() and source.exists() and os.path.samefile(dest, source)):
@@ -193,12 +235,24 @@ def target(out_dir: Path | None, media: MediaPlan, plan_root: Path) -> Path:
 
 
 def apply_file(
-    plan: Plan, media: MediaPlan, out_dir: Path | None, opts: Options, progress: Progress | None = None
+    plan: Plan,
+    media: MediaPlan,
+    out_dir: Path | None,
+    opts: Options,
+    progress: Progress | None = None,
+    inputs: frozenset[Path] | None = None,
 ) -> Path:
-    """Render one plan entry to its output, atomically. Returns the output path."""
+    """Render one plan entry to its output, atomically. Returns the output path.
+
+    `inputs` (from `input_paths(plan)`) lets a batch pass the set once; it is computed here when
+    the output already exists, so no output ever replaces another input of the same plan."""
     root = Path(plan.root)
     source = root / media.path
     dest = target(out_dir, media, root)
+    if os.path.lexists(dest) and dest in (input_paths(plan) if inputs is None else inputs):
+        raise OutputError(
+            f"{media.path}: output {dest} would overwrite another input; choose an output folder outside the inputs"
+        )
     if not source.is_file():
         raise UnseenError(f"{media.path}: input not found under {root}")
     if sha256(source) != media.sha256:
@@ -222,12 +276,15 @@ def apply_file(
 
 def apply(plan: Plan, out_dir: Path | None, opts: Options, progress: Progress | None = None) -> list[Outcome]:
     outcomes = []
+    inputs = input_paths(plan)
     for media in plan.files:
         try:
-            dest = apply_file(plan, media, out_dir, opts, progress)
+            dest = apply_file(plan, media, out_dir, opts, progress, inputs=inputs)
             outcomes.append(Outcome(media.path, str(dest), len(media.regions)))
         except UnseenError as e:
             outcomes.append(Outcome(media.path, error=str(e)))
+        except Exception as e:  # disk full, permission denied, a decoder bug: this file only
+            outcomes.append(Outcome(media.path, error=unexpected(media.path, e)))
         if progress:
             progress(media.path, 1.0)
     return outcomes
@@ -249,9 +306,12 @@ class atomic_output:
         return self.tmp
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None and self.tmp.stat().st_size > 0:
-            with open(self.tmp, "rb") as f:
-                os.fsync(f.fileno())
-            os.replace(self.tmp, self.dest)
-        else:
+        try:
+            if exc_type is None:
+                if self.tmp.stat().st_size == 0:
+                    raise OutputError(f"{self.dest}: nothing was written; no output was made")
+                with open(self.tmp, "rb") as f:
+                    os.fsync(f.fileno())
+                os.replace(self.tmp, self.dest)
+        finally:  # also on Ctrl-C during fsync/rename
             self.tmp.unlink(missing_ok=True)

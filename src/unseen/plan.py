@@ -118,6 +118,8 @@ def load(path: Path) -> Plan:
         raise PlanError(f"{path}: cannot read plan: {e}") from e
     except json.JSONDecodeError as e:
         raise PlanError(f"{path}: not valid JSON (line {e.lineno}): {e.msg}") from e
+    except (ValueError, RecursionError) as e:  # 5000-digit numbers, [[[[...]]]] nested past the stack
+        raise PlanError(f"{path}: not a plan unseen can read ({type(e).__name__}: {str(e)[:80]})") from e
     return from_json(raw, source=str(path))
 
 
@@ -125,12 +127,12 @@ def from_json(raw: Any, source: str = "plan") -> Plan:
     """Validate a decoded plan; every error names the field so a person can fix an edited plan."""
     obj = _mapping(raw, source)
     if obj.get("schema") != SCHEMA:
-        raise PlanError(f"{source}: schema is {obj.get('schema')!r}, expected {SCHEMA!r}")
+        raise PlanError(f"{source}: schema is {_show(obj.get('schema'))}, expected {SCHEMA!r}")
     root = _string(obj.get("root"), f"{source}: root")
     settings_raw = _mapping(obj.get("settings", {}), f"{source}: settings")
     method = settings_raw.get("method", "fill")
     if method not in METHODS:
-        raise PlanError(f"{source}: settings.method {method!r} is not one of {', '.join(METHODS)}")
+        raise PlanError(f"{source}: settings.method {_show(method)} is not one of {', '.join(METHODS)}")
     detector = _string(settings_raw.get("detector", "default"), f"{source}: settings.detector")
     files_raw = obj.get("files")
     if not isinstance(files_raw, list):
@@ -150,7 +152,7 @@ def safe_relative(value: Any, where: str) -> str:
     p = PurePosixPath(text)
     if not text or "\x00" in text or "\\" in text or p.is_absolute() or ".." in p.parts:
         raise PlanError(f"{where}: {text!r} must be a relative path inside its folder")
-    if text.startswith("~") or (len(text) > 1 and text[1] == ":"):
+    if text.startswith("~") or (len(text) > 1 and text[1] == ":") or not p.parts or p.name in ("", "."):
         raise PlanError(f"{where}: {text!r} must be a relative path inside its folder")
     return text
 
@@ -159,7 +161,7 @@ def _media(raw: Any, where: str) -> MediaPlan:
     obj = _mapping(raw, where)
     kind = obj.get("kind")
     if kind not in ("image", "video"):
-        raise PlanError(f"{where}.kind must be 'image' or 'video', not {kind!r}")
+        raise PlanError(f"{where}.kind must be 'image' or 'video', not {_show(kind)}")
     width = _int(obj.get("width"), f"{where}.width", 1, MAX_DIMENSION)
     height = _int(obj.get("height"), f"{where}.height", 1, MAX_DIMENSION)
     sha = _string(obj.get("sha256"), f"{where}.sha256")
@@ -171,6 +173,8 @@ def _media(raw: Any, where: str) -> MediaPlan:
         frames = _int(obj.get("frames"), f"{where}.frames", 1, 1 << 31)
         fps_raw = obj.get("fps")
         fps = None if fps_raw is None else _number(fps_raw, f"{where}.fps")
+        if fps is not None and not 0 < fps <= 10_000:
+            raise PlanError(f"{where}.fps = {fps} is outside 0..10000 frames per second")
         spans = obj.get("whole_frames", [])
         if not isinstance(spans, list):
             raise PlanError(f"{where}.whole_frames must be a list of [first, last] frame pairs")
@@ -210,7 +214,7 @@ def _region(raw: Any, where: str, width: int, height: int, frames: int | None) -
         raise PlanError(f"{where}.box {list(box)} lies outside the {width}x{height} image")
     shape = obj.get("shape", "ellipse")
     if shape not in SHAPES:
-        raise PlanError(f"{where}.shape {shape!r} is not one of {', '.join(SHAPES)}")
+        raise PlanError(f"{where}.shape {_show(shape)} is not one of {', '.join(SHAPES)}")
     raw_box = obj.get("raw_box")
     score = obj.get("score")
     frame = obj.get("frame")
@@ -243,17 +247,28 @@ def _string(value: Any, where: str) -> str:
 
 
 def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise PlanError(f"{where} must be a finite number, not {value!r}")
+    try:
+        finite = not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+    except OverflowError:  # an integer too large for a float (e.g. 10**400)
+        finite = False
+    if not finite:
+        raise PlanError(f"{where} must be a finite number, not {_show(value)}")
     return float(value)
 
 
 def _int(value: Any, where: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise PlanError(f"{where} must be an integer, not {value!r}")
+        raise PlanError(f"{where} must be an integer, not {_show(value)}")
     if not low <= value <= high:
-        raise PlanError(f"{where} = {value} is outside {low}..{high}")
+        raise PlanError(f"{where} = {_show(value)} is outside {low}..{high}")
     return value
+
+
+def _show(value: Any) -> str:
+    """A short repr for error messages, safe for huge integers (str() of 5000 digits raises)."""
+    if isinstance(value, int) and value.bit_length() > 64:
+        return f"an integer of {value.bit_length()} bits"
+    return repr(value)[:60]
 
 
 def _box(value: Any, where: str) -> Box:

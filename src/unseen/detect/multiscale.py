@@ -26,16 +26,20 @@ class MultiScale:
         scales: Sequence[float],
         max_side: int = 2048,
         nms_iou: float = 0.4,
-        min_face: float = 0.0,
+        large_threshold: float | None = None,
+        large_side: float = 40.0,
     ) -> None:
         """`scales` multiply a working size whose long side is at most `max_side` pixels, so a
-        phone photo and a WIDER image cost about the same. `min_face` drops boxes smaller than
-        that many pixels (in original pixels) from upsampled passes' noise."""
+        phone photo and a WIDER image cost about the same. The base detector's own threshold
+        applies to small boxes; boxes at least `large_side` working pixels on their short side
+        must reach `large_threshold`. Small crowd faces only ever score low, while low-scoring
+        large boxes are mostly false alarms that would paint large areas."""
         self.base = base
         self.scales = tuple(scales)
         self.max_side = max_side
         self.nms_iou = nms_iou
-        self.min_face = min_face
+        self.large_threshold = large_threshold
+        self.large_side = large_side
         self.name = base.name
 
     def detect(self, rgb: np.ndarray) -> Detections:
@@ -44,11 +48,11 @@ class MultiScale:
         found = [self._pass(rgb, work * s) for s in self.scales]
         boxes = np.concatenate([d.boxes for d in found])
         scores = np.concatenate([d.scores for d in found])
-        merged = nms(Detections(boxes, scores, self.name), self.nms_iou)
-        if self.min_face > 0 and len(merged):
-            sides = np.minimum(merged.boxes[:, 2] - merged.boxes[:, 0], merged.boxes[:, 3] - merged.boxes[:, 1])
-            merged = merged.select(sides >= self.min_face)
-        return merged
+        if self.large_threshold is not None and len(scores):
+            sides = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) * work
+            keep = (sides < self.large_side) | (scores >= self.large_threshold)
+            boxes, scores = boxes[keep], scores[keep]
+        return nms(Detections(boxes, scores, self.name), self.nms_iou)
 
     def _pass(self, rgb: np.ndarray, factor: float) -> Detections:
         h, w = rgb.shape[:2]

@@ -28,6 +28,7 @@ except ImportError:  # pragma: no cover - pillow-heif is a dependency; kept usab
     HEIF = False
 
 DEFAULT_MAX_PIXELS = 100_000_000
+MAX_FILE_BYTES = 2 << 30  # a photo file larger than this is refused before it is read
 
 # Extension -> the decoder formats that may legitimately hide behind it.
 FORMATS: dict[str, tuple[str, ...]] = {
@@ -69,24 +70,50 @@ class Picture:
 
 def read(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
     """Decode a photo or raise MediaError/LimitError with a message that says what to do."""
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise MediaError(f"{path}: cannot read ({e.strerror})") from e
+    if size > MAX_FILE_BYTES:
+        raise LimitError(f"{path}: {size / 2**20:.0f} MiB is too large for a photo (limit {MAX_FILE_BYTES >> 20} MiB)")
     data = _read_bytes(path)
     return decode(data, path.suffix.lower(), str(path), max_pixels)
 
 
 def decode(data: bytes, suffix: str, name: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
+    """Decode untrusted bytes; any failure of the decoders becomes a one-line MediaError."""
     if not data:
-        raise MediaError(f"{name}: the file is empty (0 bytes)")
+        raise MediaError(f"{name}: the file is empty (0 bytes); nothing to do, re-copy it from the source")
+    # Pillow's own bomb check follows our limit, so that --max-pixels can raise it (not stay at 89 MP).
+    pillow_limit = Image.MAX_IMAGE_PIXELS
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
+            Image.MAX_IMAGE_PIXELS = max_pixels
             with Image.open(io.BytesIO(data)) as im:
                 return _upright(im, suffix, name, max_pixels)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-            raise LimitError(f"{name}: refused as a decompression bomb ({e})") from e
+            raise LimitError(
+                f"{name}: refused as a decompression bomb ({_why(e)}); raise --max-pixels if the file is trusted"
+            ) from e
         except UnidentifiedImageError as e:
-            raise MediaError(f"{name}: not an image that unseen can read (unknown or corrupt format)") from e
+            raise MediaError(
+                f"{name}: not an image that unseen can read (unknown or corrupt format); re-export it from the source"
+            ) from e
         except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as e:
-            raise MediaError(f"{name}: corrupt or truncated image ({e}); re-export it from the source") from e
+            raise MediaError(f"{name}: corrupt or truncated image ({_why(e)}); re-export it from the source") from e
+        except Exception as e:  # decoder bugs on hostile input (struct.error, IndexError, RuntimeError...)
+            raise MediaError(
+                f"{name}: corrupt image, the decoder failed ({type(e).__name__}: {_why(e)}); "
+                "re-export it from the source"
+            ) from e
+        finally:
+            Image.MAX_IMAGE_PIXELS = pillow_limit
+
+
+def _why(e: BaseException) -> str:
+    """A decoder's message on one line (libheif's span several) and of bounded length."""
+    return " ".join(str(e).split())[:200]
 
 
 def _upright(im: Image.Image, suffix: str, name: str, max_pixels: int) -> Picture:

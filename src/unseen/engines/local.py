@@ -1,0 +1,248 @@
+"""Local engine: a pool of worker processes on one machine, resumable through the manifest.
+
+Each worker loads the detector once (in its initializer) and then takes one file at a time, so a
+slow video never holds up the photos behind it and memory stays at one file per worker. Only the
+parent process writes the manifest, one fsync'ed line per finished file, in finishing order.
+
+Workers are started with "spawn", not "fork": the parent runs rich's refresh thread, and forking a
+threaded process can deadlock. The cost is one import and detector load per worker (about a second).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import os
+import queue as queue_mod
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Any
+
+from unseen.detect.base import Detector
+from unseen.engines.batch import (
+    BatchProgress,
+    Job,
+    Summary,
+    drop_own_outputs,
+    local_digest,
+    local_stat,
+    process_file,
+    refuse_overwrites,
+    split_done,
+)
+from unseen.engines.manifest import Manifest, Record, settings_key, sweep_partials
+from unseen.pipeline import Options, discover
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def threads_per_worker(workers: int) -> int:
+    """Split the cores between workers so N processes do not each start N inference threads."""
+    return max(1, cpu_count() // max(1, workers))
+
+
+def run_local(
+    inputs: list[Path],
+    out_dir: Path | None,
+    opts: Options,
+    workers: int | None = None,
+    quiet: bool = False,
+    on_record: Callable[[Record], None] | None = None,
+) -> Summary:
+    """Anonymise every input into `out_dir` with `workers` processes (default: all cores).
+
+    With an output folder the batch is resumable: inputs recorded as done with the same settings
+    are skipped, changed ones redone. Without one, outputs go beside the inputs and nothing is
+    recorded. `on_record` sees each record as it is written (tests, benchmarks)."""
+    t0 = time.monotonic()
+    root, files = discover(inputs, opts.follow_symlinks)
+    settings = settings_key(opts)
+    out = Path(os.path.abspath(out_dir)) if out_dir is not None else None
+    manifest: Manifest | None = None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        sweep_partials(out)
+        manifest = Manifest.in_folder(out)
+    try:
+        pairs = [(str(f), f.relative_to(root).as_posix()) for f in files]
+        refused: list[Record] = []
+        if out is not None and manifest is not None:
+            pairs = drop_own_outputs(pairs, out, manifest)
+        jobs, reused = split_done(pairs, manifest, settings, local_stat, _out_size(out), local_digest)
+        if out is not None:
+            jobs, refused = refuse_overwrites(jobs, out, settings)
+        n = max(1, min(workers or cpu_count(), len(jobs)))
+        summary = Summary(str(root), opts, skipped=reused, workers=n, failed=refused)
+
+        def record(rec: Record) -> None:
+            if manifest is not None:
+                manifest.append(rec)
+            (summary.done if rec.ok else summary.failed).append(rec)
+            bar.finished(rec)
+            if on_record is not None:
+                on_record(rec)
+
+        with BatchProgress(len(jobs), len(reused), quiet) as bar:
+            if n == 1:
+                _serial(jobs, root, out, opts, settings, bar, record)
+            else:
+                _pool(jobs, root, out, opts, settings, n, bar, record)
+    finally:
+        if manifest is not None:
+            manifest.close()
+    summary.seconds = time.monotonic() - t0
+    return summary
+
+
+def _out_size(out: Path | None) -> Callable[[str], int | None]:
+    def size(rel: str) -> int | None:
+        if out is None:
+            return None
+        try:
+            return os.stat(out / rel).st_size
+        except OSError:
+            return None
+
+    return size
+
+
+def _serial(
+    jobs: list[Job],
+    root: Path,
+    out: Path | None,
+    opts: Options,
+    settings: str,
+    bar: BatchProgress,
+    record: Callable[[Record], None],
+) -> None:
+    if not jobs:
+        return
+    from unseen.detect.presets import make_detector
+
+    detector = make_detector(opts.detector)
+    for job in jobs:
+        record(process_file(Path(job.src), job.rel, root, out, detector, opts, settings, bar.file_progress))
+
+
+# ---- worker side: module globals set once per process by the initializer ----
+
+_detector: Detector | None = None
+_opts: Options | None = None
+_queue: Any = None
+
+
+def _init(opts: Options, threads: int, progress: Any) -> None:
+    global _detector, _opts, _queue
+    if threads == 1:
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        import cv2
+
+        cv2.setNumThreads(1)
+    from unseen.detect.presets import make_detector
+
+    _detector = make_detector(opts.detector, threads)
+    _opts = opts
+    _queue = progress
+
+
+def _task(src: str, rel: str, root: str, out: str | None, settings: str) -> Record:
+    assert _detector is not None and _opts is not None
+    last = [0.0]
+
+    def progress(file: str, fraction: float) -> None:
+        now = time.monotonic()
+        if _queue is not None and now - last[0] > 0.5:
+            last[0] = now
+            with contextlib.suppress(queue_mod.Full):
+                _queue.put_nowait((file, fraction))
+
+    out_dir = Path(out) if out is not None else None
+    return process_file(Path(src), rel, Path(root), out_dir, _detector, _opts, settings, progress)
+
+
+def _pool(
+    jobs: list[Job],
+    root: Path,
+    out: Path | None,
+    opts: Options,
+    settings: str,
+    n: int,
+    bar: BatchProgress,
+    record: Callable[[Record], None],
+) -> None:
+    """Run jobs on n workers, at most 2n queued at once. If a worker dies (out of memory, a crash
+    in a codec), the pool is rebuilt and its in-flight files retried once; a file in flight during
+    two deaths is reported failed, so one poisonous file cannot stop the batch."""
+    ctx = mp.get_context("spawn")
+    progress_q = ctx.Queue(1000)
+    strikes: dict[str, int] = {}
+    todo: Iterator[Job] = iter(jobs)
+    retry: list[Job] = []
+    while True:
+        pending: dict[Future[Record], Job] = {}
+        ex = ProcessPoolExecutor(
+            n, mp_context=ctx, initializer=_init, initargs=(opts, threads_per_worker(n), progress_q)
+        )
+        broken = False
+        try:
+            while True:
+                while len(pending) < 2 * n and not broken:
+                    job = retry.pop() if retry else next(todo, None)
+                    if job is None:
+                        break
+                    try:
+                        fut = ex.submit(_task, job.src, job.rel, str(root), None if out is None else str(out), settings)
+                    except BrokenProcessPool:
+                        retry.append(job)
+                        broken = True
+                        break
+                    pending[fut] = job
+                if not pending:
+                    break
+                finished, _ = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+                _drain(progress_q, bar)
+                for fut in finished:
+                    job = pending.pop(fut)
+                    try:
+                        record(fut.result())
+                    except BrokenProcessPool:
+                        broken = True
+                        strikes[job.rel] = strikes.get(job.rel, 0) + 1
+                        if strikes[job.rel] >= 2:
+                            record(_died(job, settings))
+                        else:
+                            retry.append(job)
+        except KeyboardInterrupt:
+            ex.shutdown(wait=True, cancel_futures=True)
+            raise
+        ex.shutdown(wait=True, cancel_futures=True)
+        if not broken:
+            return
+
+
+def _died(job: Job, settings: str) -> Record:
+    size_mtime = local_stat(job.src) or (0, 0)
+    return Record(
+        job.rel,
+        "failed",
+        settings,
+        *size_mtime,
+        error=f"{job.rel}: the worker process died while processing it (out of memory, or a crash in a decoder)",
+    )
+
+
+def _drain(q: Any, bar: BatchProgress) -> None:
+    for _ in range(1000):
+        try:
+            file, fraction = q.get_nowait()
+        except queue_mod.Empty:
+            return
+        bar.file_progress(file, fraction)

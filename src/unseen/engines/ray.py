@@ -1,0 +1,374 @@
+"""Ray engine: the same per-file pipeline on Ray Data, on this machine or a cluster.
+
+The driver lists the inputs (local folders, or any URI pyarrow knows: s3://, gs://, abfs://,
+hdfs://, file://), drops those the manifest records as done, and turns the rest into a dataset
+with one row (one block) per file. `map_batches` runs them on an actor pool: each actor loads the
+detector once, asks for a GPU when the cluster has any, reads its file, writes the output itself
+(to a hidden temporary name, renamed into place only when complete) and returns a record. The
+driver appends each record to the manifest as results stream back, exactly as the local engine.
+
+Rows carry paths, not bytes: a two-hour video must not travel through the object store, and the
+photo path is the one the video path needs anyway. Object-storage files are copied to the actor's
+local disk, processed, and the output uploaded under a hidden `.part` name then moved into place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from unseen.engines.batch import (
+    BatchProgress,
+    Summary,
+    drop_own_outputs,
+    local_digest,
+    process_file,
+    refuse_overwrites,
+    split_done,
+)
+from unseen.engines.local import cpu_count
+from unseen.engines.manifest import MANIFEST_NAME, Manifest, Record, settings_key, sweep_partials
+from unseen.errors import UnseenError
+from unseen.pipeline import MEDIA_SUFFIXES, OUTPUT_TAG, Options, discover
+
+LOCAL_OBJECT_STORE = 500 * 1024**2  # a laptop-sized local instance; a cluster sets its own
+
+
+def as_uri(p: Path | str) -> str:
+    """`s3://b/k` as typed; argparse's Path() folds it to `s3:/b/k`, which is put back here."""
+    s = str(p)
+    m = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]+):/(?!/)", s)
+    return f"{m.group(1)}://{s[m.end() :]}" if m else s
+
+
+def is_uri(s: str) -> bool:
+    return "://" in s
+
+
+def _fs(uri: str) -> tuple[Any, str]:
+    from pyarrow import fs as pafs
+
+    try:
+        return pafs.FileSystem.from_uri(uri)
+    except Exception as e:  # noqa: BLE001 - pyarrow raises several types for unknown schemes
+        raise UnseenError(f"{uri}: cannot open this location with pyarrow ({e})") from e
+
+
+def list_inputs(inputs: list[str], follow_symlinks: bool) -> tuple[str, list[tuple[str, str, int, int]]]:
+    """(root, [(source, rel, size, mtime_ns)]) for local paths or one folder URI."""
+    if not any(is_uri(i) for i in inputs):
+        root, files = discover([Path(i) for i in inputs], follow_symlinks)
+        out = []
+        for f in files:
+            st = f.stat()
+            out.append((str(f), f.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns))
+        return str(root), out
+    if len(inputs) != 1:
+        raise UnseenError("with an object-storage input, give exactly one folder (a URI prefix)")
+    from pyarrow import fs as pafs
+
+    fs, base = _fs(inputs[0])
+    base = base.rstrip("/")
+    infos = fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=False))
+    scheme = inputs[0].split("://", 1)[0]
+    found = []
+    for info in sorted(infos, key=lambda i: i.path):
+        p = Path(info.path)
+        if info.type != pafs.FileType.File or p.suffix.lower() not in MEDIA_SUFFIXES or OUTPUT_TAG in p.suffixes:
+            continue
+        rel = info.path[len(base) :].lstrip("/")
+        found.append((f"{scheme}://{info.path}", rel, int(info.size or 0), int(info.mtime_ns or 0)))
+    return inputs[0].rstrip("/"), found
+
+
+class RemoteManifest(Manifest):
+    """The manifest for an object-storage output: appended locally (fsync'ed), uploaded whole
+    (object puts are atomic) every `every` seconds and at the end. A crash loses at most the
+    records since the last upload; those files are redone, never skipped unfinished."""
+
+    def __init__(self, out_uri: str, every: float = 30.0) -> None:
+        self.fs, base = _fs(out_uri)
+        self.remote = f"{base.rstrip('/')}/{MANIFEST_NAME}"
+        self.tmpdir = tempfile.mkdtemp(prefix="unseen-manifest-")
+        local = Path(self.tmpdir) / MANIFEST_NAME
+        try:
+            with self.fs.open_input_stream(self.remote) as f:
+                local.write_bytes(f.read())
+        except (FileNotFoundError, OSError):
+            pass
+        super().__init__(local)
+        self.every = every
+        self.last = time.monotonic()
+
+    def append(self, rec: Record) -> None:
+        super().append(rec)
+        if time.monotonic() - self.last > self.every:
+            self.upload()
+
+    def upload(self) -> None:
+        self.fs.create_dir(self.remote.rsplit("/", 1)[0], recursive=True)
+        with self.fs.open_output_stream(self.remote) as f:
+            f.write(self.path.read_bytes())
+        self.last = time.monotonic()
+
+    def close(self) -> None:
+        try:
+            self.upload()
+        finally:
+            super().close()
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+
+class _Worker:
+    """One Ray actor: loads the detector once, then anonymises one file per call."""
+
+    def __init__(self, opts: dict[str, Any], root: str, out: str, settings: str, gpu: bool) -> None:
+        import cv2
+
+        from unseen.detect.presets import make_detector
+
+        cv2.setNumThreads(1)
+        self.opts = Options(**opts)
+        self.root, self.out, self.settings = root, out, settings
+        self.detector = make_detector(self.opts.detector, 1)
+        if gpu:
+            _use_cuda(self.detector)
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, list[str]]:
+        recs = []
+        for src, rel, size, mtime in zip(batch["src"], batch["rel"], batch["size"], batch["mtime_ns"], strict=True):
+            rec = self.one(str(src), str(rel), int(size), int(mtime))
+            recs.append(json.dumps(rec.to_json()))
+        return {"record": recs}
+
+    def one(self, src: str, rel: str, size: int, mtime_ns: int) -> Record:
+        if not is_uri(src) and not is_uri(self.out):
+            return process_file(
+                Path(src), rel, Path(self.root), Path(self.out), self.detector, self.opts, self.settings
+            )
+        with tempfile.TemporaryDirectory(prefix="unseen-") as tmp:
+            root, out = Path(self.root), Path(self.out)
+            local = Path(src)
+            if is_uri(src):
+                root = Path(tmp, "in")
+                local = root / rel
+                local.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    _download(src, local)
+                except OSError as e:
+                    return Record(rel, "failed", self.settings, size, mtime_ns, error=f"{rel}: cannot read {src}: {e}")
+            if is_uri(self.out):
+                out = Path(tmp, "out")
+            rec = process_file(local, rel, root, out, self.detector, self.opts, self.settings)
+            rec.size, rec.mtime_ns = size, mtime_ns
+            if rec.ok and rec.output is not None and is_uri(self.out):
+                try:
+                    _upload(out / rec.output, f"{self.out.rstrip('/')}/{rec.output}")
+                except OSError as e:
+                    rec.status, rec.error = "failed", f"{rel}: cannot write the output: {e}"
+            return rec
+
+
+def _download(uri: str, dest: Path) -> None:
+    fs, path = _fs(uri)
+    with fs.open_input_stream(path) as src, open(dest, "wb") as f:
+        shutil.copyfileobj(src, f, 1 << 20)
+
+
+def _upload(local: Path, uri: str) -> None:
+    """Upload under a hidden `.part` name, then move into place: a reader never sees half a file
+    under the final name (object stores publish an object only when its upload completes, and
+    the move is a server-side copy)."""
+    fs, path = _fs(uri)
+    parent, name = path.rsplit("/", 1)
+    part = f"{parent}/.{name}.{os.getpid()}.part"
+    fs.create_dir(parent, recursive=True)
+    try:
+        with open(local, "rb") as f, fs.open_output_stream(part) as out:
+            shutil.copyfileobj(f, out, 1 << 20)
+        fs.move(part, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            fs.delete_file(part)
+        raise
+
+
+def _use_cuda(detector: Any) -> None:
+    """Move the CenterFace session to the GPU when onnxruntime has CUDA (onnxruntime-gpu)."""
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        return
+    from unseen.detect.centerface import MODEL
+
+    base = getattr(detector, "base", detector)
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    base.session = ort.InferenceSession(str(MODEL), opts, providers=["CUDAExecutionProvider", "CPUExecutionProvider"])
+
+
+def _start_ray(address: str | None, workers: int | None) -> bool:
+    """Connect to `address`, or start a small local instance. True if this call started Ray."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local instance bound to this machine
+    kwargs: dict[str, Any] = {"log_to_driver": False, "configure_logging": False}
+    if address is None:
+        kwargs |= {
+            "num_cpus": workers or cpu_count(),
+            "object_store_memory": LOCAL_OBJECT_STORE,
+            "include_dashboard": False,
+        }
+    ray.init(address=address, **kwargs)
+    return True
+
+
+def run_ray(
+    inputs: list[Path] | list[str],
+    out: Path | str | None,
+    opts: Options,
+    address: str | None = None,
+    workers: int | None = None,
+    quiet: bool = False,
+    on_record: Callable[[Record], None] | None = None,
+) -> Summary:
+    """Anonymise every input into `out` on Ray; resumable through the manifest like `run_local`.
+
+    `address` None starts a local Ray instance (and stops it at the end); otherwise connects to
+    that cluster (`auto`, `ray://head:10001`). `workers`: actors (default: one per GPU if the
+    cluster has GPUs, else one per CPU)."""
+    if out is None:
+        raise UnseenError("--engine ray needs an output folder: -o OUT (a local folder or s3://bucket/prefix)")
+    try:
+        import ray
+        import ray.data
+    except ImportError as e:
+        raise UnseenError("the Ray engine needs Ray: pip install 'unseen[ray]'") from e
+    t0 = time.monotonic()
+    in_uris = [as_uri(p) for p in inputs]
+    out_uri = as_uri(out)
+    if not is_uri(out_uri):
+        out_uri = os.path.abspath(out_uri)
+    root, listed = list_inputs(in_uris, opts.follow_symlinks)
+    info = {rel: (size, mtime) for _, rel, size, mtime in listed}
+    by_src = {src: rel for src, rel, *_ in listed}
+    settings = settings_key(opts)
+
+    manifest: Manifest
+    if is_uri(out_uri):
+        manifest = RemoteManifest(out_uri)
+        out_fs, out_base = _fs(out_uri)
+    else:
+        Path(out_uri).mkdir(parents=True, exist_ok=True)
+        sweep_partials(Path(out_uri))
+        manifest = Manifest.in_folder(Path(out_uri))
+        out_fs, out_base = None, out_uri
+    started = False
+    try:
+        pairs = [(src, rel) for src, rel, *_ in listed]
+        refused: list[Record] = []
+        if not is_uri(out_uri):
+            pairs = drop_own_outputs(pairs, Path(out_uri), manifest)
+        jobs, reused = split_done(
+            pairs,
+            manifest,
+            settings,
+            lambda src: info.get(by_src[src]),
+            _out_size(out_fs, out_base),
+            None if any(is_uri(i) for i in in_uris) else local_digest,
+        )
+        if not is_uri(out_uri):
+            jobs, refused = refuse_overwrites(jobs, Path(out_uri), settings)
+        summary = Summary(root, opts, skipped=reused, failed=refused, engine="ray")
+        with BatchProgress(len(jobs), len(reused), quiet, label="anonymising on ray") as bar:
+            if jobs:
+                started = _start_ray(address, workers)
+                _quiet_ray_data()
+                resources = ray.cluster_resources()
+                gpus = int(resources.get("GPU", 0))
+                n = max(1, min(workers or gpus or int(resources.get("CPU", 1)), len(jobs)))
+                summary.workers = n
+                ds = ray.data.from_items(
+                    [{"src": j.src, "rel": j.rel, "size": info[j.rel][0], "mtime_ns": info[j.rel][1]} for j in jobs],
+                    override_num_blocks=len(jobs),
+                ).map_batches(
+                    _Worker,
+                    fn_constructor_kwargs={
+                        "opts": asdict(opts),
+                        "root": root,
+                        "out": out_uri,
+                        "settings": settings,
+                        "gpu": gpus > 0,
+                    },
+                    batch_size=1,
+                    compute=ray.data.ActorPoolStrategy(size=n),
+                    num_cpus=1,
+                    num_gpus=1 if gpus else 0,
+                )
+                seen: set[str] = set()
+                try:
+                    for row in ds.iter_rows():
+                        rec = Record.from_json(json.loads(row["record"]))
+                        seen.add(rec.path)
+                        _record(rec, manifest, summary, bar, on_record)
+                except (KeyboardInterrupt, SystemExit):
+                    raise
+                except Exception as e:  # noqa: BLE001 - the cluster failed: report every file left, fail closed
+                    reason = f"Ray failed before this file was done: {type(e).__name__}: {str(e)[:300]}"
+                    for j in jobs:
+                        if j.rel not in seen:
+                            size, mtime = info[j.rel]
+                            rec = Record(j.rel, "failed", settings, size, mtime, error=f"{j.rel}: {reason}")
+                            _record(rec, manifest, summary, bar, on_record)
+    finally:
+        manifest.close()
+        if started:
+            ray.shutdown()
+    summary.seconds = time.monotonic() - t0
+    return summary
+
+
+def _record(
+    rec: Record, manifest: Manifest, summary: Summary, bar: BatchProgress, on_record: Callable[[Record], None] | None
+) -> None:
+    manifest.append(rec)
+    (summary.done if rec.ok else summary.failed).append(rec)
+    bar.finished(rec)
+    if on_record is not None:
+        on_record(rec)
+
+
+def _out_size(fs: Any, base: str) -> Callable[[str], int | None]:
+    def size(rel: str) -> int | None:
+        if fs is None:
+            try:
+                return os.stat(os.path.join(base, rel)).st_size
+            except OSError:
+                return None
+        from pyarrow import fs as pafs
+
+        info = fs.get_file_info(f"{base.rstrip('/')}/{rel}")
+        return int(info.size) if info.type == pafs.FileType.File else None
+
+    return size
+
+
+def _quiet_ray_data() -> None:
+    """Our progress bar is the one the user reads; Ray Data's own bars and INFO lines are noise."""
+    import ray.data
+
+    for name in ("ray", "ray.data"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    ray.data.DataContext.get_current().enable_progress_bars = False

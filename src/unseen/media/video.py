@@ -1,0 +1,393 @@
+"""Videos in and out with PyAV: decode upright frames, encode clean, copy audio, drop everything else.
+
+What a caller must know:
+- Frames are numbered 0.. in decode (presentation) order of the first real video stream; cover
+  art (`attached_pic`) streams are never taken for the video.
+- Rotation is *applied*: frames come out upright, the output carries no display matrix (so every
+  player shows it the same way, and the plan's boxes are in upright pixels).
+- The output is built from scratch: a new container with no container or stream metadata, the
+  re-encoded video and, if asked, the audio streams (packets copied unchanged where the output
+  container accepts the codec, re-encoded to AAC/Opus otherwise). Subtitle, data (GPS telemetry),
+  attachment and cover-art streams are never written.
+- Timestamps: every output frame keeps its source `pts` in the source stream's time base, so
+  frame count, duration and variable frame rate survive.
+- Anything FFmpeg cannot read, and a file that ends before its declared length, raises MediaError.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+
+from unseen.errors import MediaError
+from unseen.obscure import coverage_mask, region_mask
+from unseen.plan import Region
+
+# Output suffix -> PyAV muxer. Suffixes not listed are written as MP4 (the output name changes).
+MUXERS: dict[str, str] = {
+    ".mp4": "mp4",
+    ".m4v": "mp4",
+    ".mov": "mov",
+    ".mkv": "matroska",
+    ".webm": "webm",
+    ".avi": "avi",
+    ".ts": "mpegts",
+    ".mts": "mpegts",
+    ".m2ts": "mpegts",
+}
+FALLBACK_SUFFIX = ".mp4"
+X264_PRESET = "veryfast"  # CRF sets the quality; the preset only trades file size for speed
+QUEUE_FRAMES = 8  # frames in flight between the decode, paint and encode threads
+
+
+def output_suffix(suffix: str) -> str:
+    """The suffix unseen writes for an input suffix (same family, or .mp4 where PyAV cannot)."""
+    return suffix.lower() if suffix.lower() in MUXERS else FALLBACK_SUFFIX
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """Header facts of the video stream. `width`/`height` are upright (rotation applied);
+    `turns` is how many 90-degree counter-clockwise turns make a decoded frame upright."""
+
+    width: int
+    height: int
+    turns: int
+    fps: float
+    declared_frames: int | None
+    codec: str
+
+
+def _fail(path: Path, e: BaseException) -> MediaError:
+    msg = str(e).split(": '/")[0].split(";")[0].strip() or type(e).__name__
+    return MediaError(f"{path.name}: not a video unseen can read, corrupt or truncated ({msg})")
+
+
+def _open(path: Path) -> Any:
+    try:
+        return av.open(str(path), "r", metadata_errors="ignore")
+    except (av.FFmpegError, OSError, ValueError, EOFError) as e:
+        raise _fail(path, e) from e
+
+
+def _video_stream(container: Any, path: Path) -> Any:
+    for s in container.streams.video:
+        if not (int(s.disposition) & int(av.stream.Disposition.attached_pic)):
+            return s
+    raise MediaError(f"{path.name}: has no video stream")
+
+
+def _turns(rotation: float) -> int:
+    """FFmpeg's display rotation is counter-clockwise degrees to turn the frame for display."""
+    return round(rotation / 90) % 4
+
+
+def _info(stream: Any, first_rotation: float | None) -> VideoInfo:
+    cc = stream.codec_context
+    turns = _turns(first_rotation or 0.0)
+    w, h = int(cc.width), int(cc.height)
+    if turns % 2:
+        w, h = h, w
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(30)
+    return VideoInfo(w, h, turns, float(rate), int(stream.frames) or None, cc.name)
+
+
+def upright_rgb(frame: Any, turns: int, size: tuple[int, int] | None = None) -> np.ndarray:
+    """The frame as an upright HxWx3 uint8 RGB array; `size` (upright w, h) scales it in the same
+    swscale pass, which is how detection gets a small copy without a full-size conversion."""
+    if size is None:
+        rgb = frame.to_ndarray(format="rgb24")
+    else:
+        w, h = size if turns % 2 == 0 else (size[1], size[0])
+        rgb = frame.reformat(width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray()
+    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
+
+
+def _stream_end(container: Any, stream: Any) -> float | None:
+    """Seconds at which the video stream should end according to the header, if it says."""
+    if stream.duration and stream.time_base:
+        return float((stream.start_time or 0) * stream.time_base + stream.duration * stream.time_base)
+    tag = stream.metadata.get("DURATION") or stream.metadata.get("duration")
+    if tag:
+        try:
+            hh, mm, ss = tag.split(":")
+            return int(hh) * 3600 + int(mm) * 60 + float(ss)
+        except ValueError:
+            return None
+    if container.duration and not container.streams.audio:
+        return float(container.duration / 1_000_000)
+    return None
+
+
+class Decoded:
+    """Iterate `(index, frame)` over the video stream, checking at the end that nothing is missing.
+
+    With `audio`, audio packets are yielded in file order as `(None, packet)`, so a file is read
+    once and one thread owns the output container."""
+
+    def __init__(self, path: Path, audio: bool = False) -> None:
+        self.path = path
+        self.container = _open(path)
+        self.stream = _video_stream(self.container, path)
+        self.stream.thread_type = "AUTO"
+        self.audio = list(self.container.streams.audio) if audio else []
+        self.info = _info(self.stream, None)
+        self.frames = 0
+
+    def expected_frames(self) -> int | None:
+        """Frame count from the header, or duration x frame rate: for progress bars only."""
+        if self.info.declared_frames:
+            return self.info.declared_frames
+        end = _stream_end(self.container, self.stream) or (self.container.duration or 0) / 1_000_000
+        return round(end * self.info.fps) or None
+
+    def __iter__(self) -> Iterator[tuple[int | None, Any]]:
+        last_time = None
+        fps = self.info.fps
+        try:
+            for packet in self.container.demux(self.stream, *self.audio):
+                if packet.stream.index != self.stream.index:
+                    if packet.size:
+                        yield None, packet
+                    continue
+                for frame in packet.decode():
+                    if self.frames == 0:
+                        self.info = _info(self.stream, frame.rotation)
+                    if frame.time is not None:
+                        last_time = frame.time
+                    yield self.frames, frame
+                    self.frames += 1
+        except (av.FFmpegError, OSError, ValueError, EOFError) as e:
+            raise _fail(self.path, e) from e
+        if self.frames == 0:
+            raise MediaError(f"{self.path.name}: no video frame could be decoded (corrupt or truncated)")
+        declared = self.info.declared_frames
+        if declared and self.frames < declared - 1:
+            raise MediaError(f"{self.path.name}: truncated: {self.frames} of {declared} frames could be decoded")
+        end = _stream_end(self.container, self.stream)
+        if end is not None and last_time is not None and last_time + max(3 / fps, 0.25) < end:
+            raise MediaError(
+                f"{self.path.name}: truncated: video stops at {last_time:.2f}s of {end:.2f}s; re-export it"
+            )
+
+    def close(self) -> None:
+        self.container.close()
+
+
+def probe(path: Path) -> VideoInfo:
+    """Header facts without decoding more than the first frame (for rotation)."""
+    dec = Decoded(path)
+    try:
+        for _ in dec:
+            break
+        return dec.info
+    finally:
+        dec.close()
+
+
+def threaded(items: Iterator[Any], depth: int = QUEUE_FRAMES) -> Iterator[Any]:
+    """Run an iterator in its own thread, `depth` items ahead: decoding overlaps the caller's work
+    (FFmpeg and onnxruntime release the GIL). Exceptions are re-raised in the caller."""
+    q: queue.Queue[tuple[int, Any]] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put((0, item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put((1, None))
+        except BaseException as e:  # handed to the consumer, which re-raises it
+            q.put((2, e))
+
+    t = threading.Thread(target=work, daemon=True, name="unseen-decode")
+    t.start()
+    try:
+        while True:
+            kind, item = q.get()
+            if kind == 1:
+                return
+            if kind == 2:
+                raise item
+            yield item
+    finally:
+        stop.set()
+        t.join(timeout=5)
+
+
+class Writer:
+    """A clean output file: one re-encoded video stream and copied (or re-encoded) audio streams.
+
+    Nothing from the input container reaches the output except audio packets and the frame
+    timestamps; the muxer gets `bitexact` so it writes no encoder version or creation time."""
+
+    def __init__(
+        self,
+        tmp: Path,
+        suffix: str,
+        info: VideoInfo,
+        time_base: Fraction,
+        audio: list[Any],
+        crf: int,
+    ) -> None:
+        fmt = MUXERS.get(suffix.lower(), "mp4")
+        self.out = av.open(str(tmp), "w", format=fmt, container_options={"fflags": "+bitexact"})
+        self.out.metadata.clear()
+        if fmt == "webm":
+            v = self.out.add_stream("libvpx-vp9", rate=Fraction(info.fps).limit_denominator(100000))
+            v.options = {"crf": str(min(63, crf + 12)), "b": "0", "deadline": "realtime", "cpu-used": "8"}
+            v.options["row-mt"] = "1"
+        else:
+            v = self.out.add_stream("libx264", rate=Fraction(info.fps).limit_denominator(100000))
+            v.options = {"crf": str(crf), "preset": X264_PRESET, "a53cc": "0"}  # no captions carried
+        v.width, v.height = info.width, info.height
+        # 4:2:0 needs even sizes; an odd-sized video keeps its exact size in 4:4:4 instead.
+        v.pix_fmt = "yuv420p" if info.width % 2 == 0 and info.height % 2 == 0 else "yuv444p"
+        v.time_base = time_base
+        v.codec_context.time_base = time_base
+        self.time_base = time_base  # the muxer may change the *stream's* time base at header time
+        v.codec_context.flags |= av.codec.context.Flags.bitexact
+        self.video = v
+        self.audio_map: dict[int, tuple[Any, bool]] = {}  # input index -> (output stream, copied)
+        supported = self.out.supported_codecs or set()
+        for a in audio:
+            out_a: Any
+            name = a.codec_context.name
+            if name in supported and not (fmt == "mp4" and name.startswith("pcm_")):
+                out_a = self.out.add_stream_from_template(a)
+                self.audio_map[a.index] = (out_a, True)
+            else:
+                codec = "libopus" if fmt == "webm" else "aac"
+                rate = 48000 if codec == "libopus" else a.codec_context.sample_rate
+                layout = "mono" if a.codec_context.channels == 1 and codec == "aac" else "stereo"
+                out_a = self.out.add_stream(codec, rate=rate, layout=layout)
+                self.audio_map[a.index] = (out_a, False)
+            out_a.metadata.clear()
+            out_a.disposition = 0
+        v.metadata.clear()
+        self.last_pts: int | None = None
+
+    def audio_packet(self, packet: Any) -> None:
+        target = self.audio_map.get(packet.stream.index)
+        if target is None:
+            return
+        stream, copied = target
+        if copied:
+            if packet.dts is None:
+                return
+            packet.stream = stream
+            self.out.mux(packet)
+        else:
+            for frame in packet.decode():
+                frame.pts = None
+                self.out.mux(stream.encode(frame))
+
+    def frame(self, picture: np.ndarray | Any | None, source: Any, index: int) -> None:
+        """Encode one frame at the source frame's timestamp. `picture` is the painted upright RGB
+        array, or a painted VideoFrame (see paint_planar), or None to re-encode `source` as it is
+        (nothing to paint, no rotation: no RGB round trip at all)."""
+        if isinstance(picture, np.ndarray):
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24").reformat(format=self.video.pix_fmt)
+        else:
+            frame = source if picture is None else picture
+            if frame.format.name != self.video.pix_fmt:
+                frame = frame.reformat(format=self.video.pix_fmt)
+        pts = source.pts if source.pts is not None else index
+        if self.last_pts is not None and pts <= self.last_pts:
+            pts = self.last_pts + 1  # the encoder refuses non-increasing timestamps
+        self.last_pts = pts
+        frame.pts = pts
+        frame.time_base = self.time_base
+        frame.pict_type = av.video.frame.PictureType.NONE
+        self.out.mux(self.video.encode(frame))
+
+    def finish(self) -> None:
+        self.out.mux(self.video.encode(None))
+        for stream, copied in self.audio_map.values():
+            if not copied:
+                self.out.mux(stream.encode(None))
+        self.out.close()
+
+    def abort(self) -> None:
+        with contextlib.suppress(av.FFmpegError, OSError, ValueError):
+            self.out.close()
+
+
+PLANAR = ("yuv420p", "yuvj420p")  # what phones and cameras write; other formats take the RGB path
+
+
+def paint_planar(frame: Any, regions: list[Region], method: str) -> Any | None:
+    """Paint `fill` or `solid` regions straight into a 4:2:0 frame's Y, U and V planes.
+
+    Same pixels as obscure() paints in RGB (the luma mask is region_mask; a chroma sample is
+    painted when any of its four luma pixels is), and the fill colour is again the mean of a ring
+    *outside* the region (YUV is affine in RGB, so the mean colour is the same). It skips two
+    full-frame colour conversions, the largest cost after encoding at 1080p. Returns None when it
+    does not apply (other pixel formats, odd sizes, mosaic/blur): the caller uses the RGB path."""
+    w, h = frame.width, frame.height
+    if method not in ("fill", "solid") or frame.format.name not in PLANAR or w % 2 or h % 2:
+        return None
+    # Copies the pixels only if the decoder still holds them (reference frames): its buffers
+    # are never written to, and an unshared frame is painted in place with no copy at all.
+    frame.make_writable()
+    y, u, v = (_plane(frame, i, h if i == 0 else h // 2, w if i == 0 else w // 2) for i in range(3))
+    # Fill colours come only from pixels no region covers (never from another, touching face).
+    free = ~coverage_mask(regions, w, h)
+    free_c: np.ndarray = np.asarray(free.reshape(h // 2, 2, w // 2, 2).all(axis=(1, 3)))
+    full_range = frame.format.name == "yuvj420p"
+    for r in regions:
+        ys, xs, m = region_mask(r, w, h)
+        if m.size == 0:
+            continue
+        cy0, cx0 = ys.start // 2, xs.start // 2
+        cy1, cx1 = (ys.stop + 1) // 2, (xs.stop + 1) // 2
+        big = np.zeros((2 * (cy1 - cy0), 2 * (cx1 - cx0)), bool)
+        oy, ox = ys.start - 2 * cy0, xs.start - 2 * cx0
+        big[oy : oy + m.shape[0], ox : ox + m.shape[1]] = m
+        mc = big.reshape(cy1 - cy0, 2, cx1 - cx0, 2).any(axis=(1, 3))
+        if method == "solid":
+            colour = (0 if full_range else 16, 128, 128)
+        else:
+            pad = max(2, round(0.15 * max(r.width, r.height)))
+            colour = (
+                _ring_mean(y, free, (ys.start, ys.stop, xs.start, xs.stop), pad),
+                _ring_mean(u, free_c, (cy0, cy1, cx0, cx1), max(1, pad // 2)),
+                _ring_mean(v, free_c, (cy0, cy1, cx0, cx1), max(1, pad // 2)),
+            )
+        y[ys, xs][m] = colour[0]
+        u[cy0:cy1, cx0:cx1][mc] = colour[1]
+        v[cy0:cy1, cx0:cx1][mc] = colour[2]
+    return frame
+
+
+def _plane(frame: Any, i: int, rows: int, cols: int) -> np.ndarray:
+    p = frame.planes[i]
+    return np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[:rows, :cols]
+
+
+def _ring_mean(plane: np.ndarray, free: np.ndarray, box: tuple[int, int, int, int], pad: int) -> int:
+    """Mean of the samples within `pad` of box (y1, y2, x1, x2) that no region covers (`free`);
+    mid-grey if there are none (a region covering the whole frame)."""
+    ph, pw = plane.shape
+    y1, y2, x1, x2 = box
+    oy1, oy2, ox1, ox2 = max(0, y1 - pad), min(ph, y2 + pad), max(0, x1 - pad), min(pw, x2 + pad)
+    keep = free[oy1:oy2, ox1:ox2]
+    n = int(keep.sum())
+    if n == 0:
+        return 128
+    return int(np.clip(round(float(plane[oy1:oy2, ox1:ox2][keep].sum(dtype=np.int64)) / n), 0, 255))

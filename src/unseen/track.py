@@ -1,0 +1,199 @@
+"""Faces across frames: associate detections into tracks, then fill every frame a track spans.
+
+Knows nothing of files or codecs: it takes boxes per detection frame and returns boxes per frame.
+An anonymiser cannot wait for a track to be confirmed, so a track counts from its first detection,
+and its boxes are carried to the frames the detector did not look at or missed:
+- back-fill: the frames before a track's first detection, back to the previous detection frame
+  (the face may have entered just after it), get the first box joined with where the track's
+  first motion says it came from, slightly grown;
+- interpolation: between two detections of a track (gaps up to `max_gap` frames, which bridges
+  missed detections) boxes move linearly and are grown by part of the motion;
+- hold: after a track's last detection its box, joined with where its last motion leads, is
+  kept (grown) for `tail` frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from unseen.detect.base import iou_matrix
+
+
+@dataclass
+class Track:
+    """One face over time: `frames` are the detection frames (increasing) and `boxes` the raw
+    detector boxes `[x1, y1, x2, y2]` there, in pixels of the upright full-size frame."""
+
+    id: int
+    frames: list[int] = field(default_factory=list)
+    boxes: list[np.ndarray] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+
+    def predict(self, frame: int) -> np.ndarray:
+        """Where the box should be at `frame`, by constant velocity over the last two detections."""
+        last = self.boxes[-1]
+        if len(self.frames) < 2 or frame == self.frames[-1]:
+            return last
+        dt = self.frames[-1] - self.frames[-2]
+        v = (last - self.boxes[-2]) / max(dt, 1)
+        return np.asarray(last + v * (frame - self.frames[-1]), np.float32)
+
+
+@dataclass(frozen=True)
+class Filled:
+    """A box for one frame: `detected` says whether the detector saw it there (or it was carried)."""
+
+    track: int
+    box: tuple[float, float, float, float]
+    score: float
+    detected: bool
+
+
+class Tracker:
+    """Greedy association of detections to live tracks, by IoU with the predicted box, or by
+    centre distance relative to face size (small, fast faces can have zero IoU between frames)."""
+
+    def __init__(self, max_gap: int, min_iou: float = 0.1, max_shift: float = 1.0) -> None:
+        self.max_gap = max_gap
+        self.min_iou = min_iou
+        self.max_shift = max_shift
+        self.tracks: list[Track] = []
+        self._live: list[Track] = []
+
+    def jumps(self, frame: int, boxes: np.ndarray, reach: float = 2.0) -> int:
+        """How many of these boxes match no track yet lie within `reach` face sizes of a track
+        that found no box (nothing is changed). Such pairs are most likely one face that moved
+        further than the tracker can follow: the caller can then detect the frames it skipped."""
+        matches = self._match(frame, boxes)
+        taken = {id(t) for t in matches if t is not None}
+        lost = [t for t in self._live if frame - t.frames[-1] <= self.max_gap and id(t) not in taken]
+        new = [d for d, t in enumerate(matches) if t is None]
+        if not new or not lost:
+            return 0
+        pred = np.stack([t.predict(frame) for t in lost]).astype(np.float32)
+        size = np.maximum(pred[:, 2] - pred[:, 0], pred[:, 3] - pred[:, 1])
+        dc = _centres(boxes[new].astype(np.float32))[:, None, :] - _centres(pred)[None, :, :]
+        dist = np.hypot(dc[..., 0], dc[..., 1]) / np.maximum(size[None, :], 1.0)
+        return int((dist < reach).any(axis=1).sum())
+
+    def update(self, frame: int, boxes: np.ndarray, scores: np.ndarray) -> list[int]:
+        """Add one detection frame's boxes (n, 4); returns the track id given to each box."""
+        matches = self._match(frame, boxes)
+        self._live = [t for t in self._live if frame - t.frames[-1] <= self.max_gap]
+        ids = []
+        for d, track in enumerate(matches):
+            if track is None:
+                track = Track(len(self.tracks))
+                self.tracks.append(track)
+                self._live.append(track)
+            self._add(track, frame, boxes[d], float(scores[d]))
+            ids.append(track.id)
+        return ids
+
+    def _match(self, frame: int, boxes: np.ndarray) -> list[Track | None]:
+        live = [t for t in self._live if frame - t.frames[-1] <= self.max_gap]
+        out: list[Track | None] = [None] * len(boxes)
+        if not len(boxes) or not live:
+            return out
+        boxes = boxes.astype(np.float32)
+        pred = np.stack([t.predict(frame) for t in live]).astype(np.float32)
+        score = iou_matrix(boxes, pred)
+        size = np.maximum(pred[:, 2] - pred[:, 0], pred[:, 3] - pred[:, 1])
+        dc = _centres(boxes)[:, None, :] - _centres(pred)[None, :, :]
+        dist = np.hypot(dc[..., 0], dc[..., 1]) / np.maximum(size[None, :], 1.0)
+        det_size = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+        ratio = det_size[:, None] / np.maximum(size[None, :], 1.0)
+        near = (dist < self.max_shift) & (ratio > 0.5) & (ratio < 2.0)
+        score = np.where((score >= self.min_iou) | near, score + 1e-3 * (1 - np.minimum(dist, 1)), -1.0)
+        used: set[int] = set()
+        for flat in np.argsort(-score, axis=None):
+            d, t = divmod(int(flat), len(live))
+            if score[d, t] < 0:
+                break
+            if out[d] is not None or t in used:
+                continue
+            out[d] = live[t]
+            used.add(t)
+        return out
+
+    @staticmethod
+    def _add(track: Track, frame: int, box: np.ndarray, score: float) -> None:
+        track.frames.append(frame)
+        track.boxes.append(np.asarray(box, np.float32))
+        track.scores.append(score)
+
+
+def _centres(b: np.ndarray) -> np.ndarray:
+    return np.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2], axis=1)
+
+
+def _grow(box: np.ndarray, dx: float, dy: float) -> np.ndarray:
+    return np.asarray(box + np.array([-dx, -dy, dx, dy], np.float32), np.float32)
+
+
+def _velocity(t: Track, end: int) -> np.ndarray:
+    """Box motion per frame at the start (end=0) or the end (end=-1) of a track; zero if unknown."""
+    if len(t.frames) < 2:
+        return np.zeros(4, np.float32)
+    a, b = (0, 1) if end == 0 else (-2, -1)
+    return np.asarray((t.boxes[b] - t.boxes[a]) / max(t.frames[b] - t.frames[a], 1), np.float32)
+
+
+def _union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.concatenate([np.minimum(a[:2], b[:2]), np.maximum(a[2:], b[2:])]).astype(np.float32)
+
+
+def fill(
+    tracks: Sequence[Track],
+    frames: int,
+    lead: int,
+    tail: int,
+    width: int,
+    height: int,
+    grow_per_frame: float = 0.02,
+    motion_slack: float = 0.25,
+) -> dict[int, list[Filled]]:
+    """Boxes for every frame each track covers, clipped to the frame; frame -> list.
+
+    `lead` frames before the first detection and `tail` after the last get the held box, grown
+    by `grow_per_frame` of its size per frame away; interpolated boxes are grown by
+    `motion_slack` of the displacement between their two detections (faces do not move linearly)."""
+    out: dict[int, list[Filled]] = {}
+    limit = np.array([width, height, width, height], np.float32)
+
+    def put(f: int, t: Track, box: np.ndarray, score: float, detected: bool) -> None:
+        if not 0 <= f < frames:
+            return
+        b = np.clip(box, 0, limit)
+        if b[2] - b[0] < 1 or b[3] - b[1] < 1:
+            return
+        out.setdefault(f, []).append(
+            Filled(t.id, (float(b[0]), float(b[1]), float(b[2]), float(b[3])), score, detected)
+        )
+
+    for t in tracks:
+        first, last = t.boxes[0], t.boxes[-1]
+        v_first, v_last = _velocity(t, 0), _velocity(t, -1)
+        for k in range(1, lead + 1):
+            box = _union(first, first - v_first * k)  # still there, or coming from where it moved
+            w, h = box[2] - box[0], box[3] - box[1]
+            put(t.frames[0] - k, t, _grow(box, w * grow_per_frame * k, h * grow_per_frame * k), t.scores[0], False)
+        for i, f in enumerate(t.frames):
+            put(f, t, t.boxes[i], t.scores[i], True)
+            if i + 1 < len(t.frames):
+                g = t.frames[i + 1]
+                a, b = t.boxes[i], t.boxes[i + 1]
+                shift = np.abs(b - a) * motion_slack
+                for j in range(f + 1, g):
+                    s = (j - f) / (g - f)
+                    box = a + (b - a) * s
+                    pad = max(float(shift[0]), float(shift[2])), max(float(shift[1]), float(shift[3]))
+                    put(j, t, _grow(box, *pad), min(t.scores[i], t.scores[i + 1]), False)
+        for k in range(1, tail + 1):
+            box = _union(last, last + v_last * k)  # stopped, or went on moving
+            w, h = box[2] - box[0], box[3] - box[1]
+            put(t.frames[-1] + k, t, _grow(box, w * grow_per_frame * k, h * grow_per_frame * k), t.scores[-1], False)
+    return out

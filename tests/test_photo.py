@@ -1,0 +1,189 @@
+"""Photos end to end through the CLI: faces gone, formats kept, orientation upright, bad files fail cleanly."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import data
+from unseen.cli import main
+from unseen.plan import load
+
+FORMATS = [("jpg", "JPEG"), ("png", "PNG"), ("webp", "WEBP"), ("tif", "TIFF"), ("bmp", "BMP"), ("heic", "HEIF")]
+
+
+def faces(image: str) -> list[tuple[int, int, int, int]]:
+    """Hand-drawn face boxes (x1, y1, x2, y2) for one dlib_faces photo."""
+    boxes = []
+    for xml in ("testing.xml", "training.xml"):
+        root = ET.parse(data("dlib_faces", xml)).getroot()
+        for im in root.iter("image"):
+            if im.get("file") == image:
+                for b in im.iter("box"):
+                    x, y, w, h = (int(b.get(k, 0)) for k in ("left", "top", "width", "height"))
+                    boxes.append((max(0, x), max(0, y), x + w, y + h))
+    return boxes
+
+
+def face_is_gone(original: np.ndarray, output: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    """Inside the central part of the face the output is flat (one fill colour) and unlike the original."""
+    x1, y1, x2, y2 = box
+    cx1, cy1 = x1 + (x2 - x1) // 5, y1 + (y2 - y1) // 5
+    cx2, cy2 = x2 - (x2 - x1) // 5, y2 - (y2 - y1) // 5
+    out = output[cy1:cy2, cx1:cx2].astype(float)
+    src = original[cy1:cy2, cx1:cx2].astype(float)
+    return out.std(axis=(0, 1)).max() < 6 and src.std(axis=(0, 1)).max() > 12
+
+
+def rgb(path: Path) -> np.ndarray:
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, int]:
+    src = tmp_path_factory.mktemp("in")
+    for name in ("2008_002470.jpg", "2008_002506.jpg", "2008_004176.jpg", "bald_guys.jpg"):
+        shutil.copy(data("dlib_faces", name), src / name)
+    (src / "sub").mkdir()
+    shutil.copy(data("dlib_faces", "2008_007676.jpg"), src / "sub" / "2008_007676.jpg")
+    out = tmp_path_factory.mktemp("out")
+    code = main(["run", str(src), "-o", str(out), "--plan", str(out.parent / "plan.json")])
+    return src, out, code
+
+
+def test_every_known_face_is_gone(ran: tuple[Path, Path, int]) -> None:
+    src, out, code = ran
+    assert code == 0
+    checked = 0
+    for path in sorted(src.rglob("*.jpg")):
+        rel = path.relative_to(src)
+        before, after = rgb(path), rgb(out / rel)
+        assert before.shape == after.shape
+        for box in faces(path.name):
+            assert face_is_gone(before, after, box), f"face {box} still visible in {rel}"
+            checked += 1
+    assert checked >= 15
+
+
+def test_output_mirrors_input_tree_and_inputs_untouched(ran: tuple[Path, Path, int]) -> None:
+    src, out, _ = ran
+    inputs = sorted(p.relative_to(src) for p in src.rglob("*.jpg"))
+    assert inputs == sorted(p.relative_to(out) for p in out.rglob("*.jpg"))
+    for p in src.rglob("*.jpg"):
+        assert p.read_bytes() == data("dlib_faces", p.name).read_bytes()
+    assert not list(out.rglob("*.part"))
+
+
+def test_plan_records_regions_with_raw_detections(ran: tuple[Path, Path, int]) -> None:
+    _, out, _ = ran
+    plan = load(out.parent / "plan.json")
+    raw = json.loads((out.parent / "plan.json").read_text())
+    assert raw["schema"] == "unseen.plan/1"
+    assert len(plan.files) == 5
+    for f in plan.files:
+        assert f.kind == "image" and len(f.sha256) == 64
+        for r in f.regions:
+            assert r.raw_box is not None and r.score is not None and r.detector == "centerface"
+            # the painted box contains the detector's box (margin added, never removed)
+            assert r.box[0] <= r.raw_box[0] and r.box[1] <= r.raw_box[1]
+            assert r.box[2] >= r.raw_box[2] and r.box[3] >= r.raw_box[3]
+            assert 0 <= r.box[0] < r.box[2] <= f.width and 0 <= r.box[1] < r.box[3] <= f.height
+
+
+@pytest.mark.parametrize(("ext", "fmt"), FORMATS)
+def test_every_format_round_trips(tmp_path: Path, ext: str, fmt: str) -> None:
+    name = "2008_002506.jpg"
+    with Image.open(data("dlib_faces", name)) as im:
+        im.convert("RGB").save(tmp_path / f"photo.{ext}", format=fmt, **({"quality": 95} if fmt != "BMP" else {}))
+    assert main(["run", str(tmp_path / f"photo.{ext}")]) == 0
+    out = tmp_path / f"photo.unseen.{ext}"
+    with Image.open(out) as im:
+        assert im.format == fmt
+        assert im.size == (500, 375)
+    before, after = rgb(tmp_path / f"photo.{ext}"), rgb(out)
+    for box in faces(name):
+        assert face_is_gone(before, after, box), f"{fmt}: face {box} still visible"
+
+
+def test_exif_orientation_is_applied_and_output_is_upright(tmp_path: Path) -> None:
+    """A phone photo stored sideways with Orientation=6 comes out upright, faces found upright."""
+    name = "2008_002506.jpg"
+    upright = rgb(data("dlib_faces", name))
+    stored = Image.fromarray(upright).transpose(Image.Transpose.ROTATE_90)  # what a sensor writes
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 CW to display
+    stored.save(tmp_path / "phone.jpg", exif=exif.tobytes(), quality=95)
+    assert main(["run", str(tmp_path / "phone.jpg"), "-o", str(tmp_path / "out")]) == 0
+    with Image.open(tmp_path / "out" / "phone.jpg") as im:
+        assert im.size == (500, 375)
+        assert 0x0112 not in im.getexif()
+        after = np.asarray(im.convert("RGB"))
+    for box in faces(name):
+        assert face_is_gone(upright, after, box)
+
+
+def test_edited_plan_is_what_apply_renders(tmp_path: Path) -> None:
+    name = "2008_002506.jpg"
+    shutil.copy(data("dlib_faces", name), tmp_path / name)
+    plan_path = tmp_path / "plan.json"
+    assert main(["scan", str(tmp_path / name), "--plan", str(plan_path)]) == 0
+    raw = json.loads(plan_path.read_text())
+    regions = raw["files"][0]["regions"]
+    assert len(regions) >= 3
+    kept = [(int(r["raw_box"][0]), int(r["raw_box"][1]), int(r["raw_box"][2]), int(r["raw_box"][3])) for r in regions]
+    raw["files"][0]["regions"] = regions[1:]  # a reviewer removed one region
+    plan_path.write_text(json.dumps(raw))
+    assert main(["apply", str(plan_path), "-o", str(tmp_path / "out")]) == 0
+    before, after = rgb(tmp_path / name), rgb(tmp_path / "out" / name)
+    assert not face_is_gone(before, after, kept[0])
+    assert all(face_is_gone(before, after, b) for b in kept[1:])
+
+
+@pytest.mark.parametrize("method", ["fill", "solid", "mosaic", "blur"])
+def test_every_method_changes_the_face(tmp_path: Path, method: str) -> None:
+    name = "2008_002506.jpg"
+    shutil.copy(data("dlib_faces", name), tmp_path / name)
+    assert main(["run", str(tmp_path / name), "--method", method, "-o", str(tmp_path / "out")]) == 0
+    before, after = rgb(tmp_path / name).astype(float), rgb(tmp_path / "out" / name).astype(float)
+    for x1, y1, x2, y2 in faces(name):
+        assert np.abs(before[y1:y2, x1:x2] - after[y1:y2, x1:x2]).mean() > 15
+
+
+def test_blur_and_mosaic_help_warns_they_can_be_undone(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "can partly undo blur and mosaic" in text
+
+
+def test_bad_files_fail_cleanly_and_the_batch_goes_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(data("dlib_faces", "2008_002506.jpg"), src / "good.jpg")
+    (src / "empty.jpg").write_bytes(b"")
+    (src / "text.jpg").write_text("not an image at all")
+    good = data("dlib_faces", "2008_002506.jpg").read_bytes()
+    (src / "truncated.jpg").write_bytes(good[: len(good) // 3])
+    with Image.open(data("dlib_faces", "2008_002506.jpg")) as im:
+        im.save(src / "lies.jpg", format="PNG")  # PNG content behind a .jpg name
+    shutil.copy(data("dirty", "malformed", "decompression_bomb_extents.gif"), src / "bomb.gif")
+    out = tmp_path / "out"
+    code = main(["run", str(src), "-o", str(out), "--json"])
+    assert code == 1
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    errors = {f["path"]: f["error"] for f in result["files"] if f["error"]}
+    assert set(errors) == {"empty.jpg", "text.jpg", "truncated.jpg", "lies.jpg", "bomb.gif"}
+    for name, message in errors.items():
+        assert name in message and "\n" not in message
+    written = [p.name for p in out.rglob("*") if p.is_file() and not p.name.startswith(".unseen-manifest")]
+    assert written == ["good.jpg"]
+    assert "rename it" in errors["lies.jpg"]
+    assert all(line.startswith("error: ") for line in captured.err.strip().splitlines() if "error" in line)

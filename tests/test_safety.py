@@ -1,0 +1,311 @@
+"""Fail closed and inputs are sacred.
+
+- An error, a full disk, Ctrl-C or SIGTERM while a file is written leaves no output under the
+  final name, no `.part` leftovers, and a previous complete output untouched.
+- No run writes, renames or deletes an input, whatever its name (spaces, unicode, leading dash,
+  newline); an output that would land on an input is refused; symlinks out of the tree are not
+  followed unless asked; deeply nested folders do not crash the batch.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import data
+from unseen import cli, pipeline
+from unseen.pipeline import Options, atomic_output
+
+HOOKS = Path(__file__).parent / "hooks"
+ODD_NAMES = ["with space.jpg", "ünïcödé 写真.jpg", "-leading-dash.jpg", "new\nline.jpg", "a b/deep é/x.jpg"]
+
+
+@pytest.fixture(scope="module")
+def face() -> Path:
+    """A small real face photo (LFW, 112 px): detection takes milliseconds."""
+    return next(iter(sorted(data("lfw", "images", "Aaron_Sorkin").iterdir())))
+
+
+def _tree(top: Path, face: Path, names: list[str]) -> Path:
+    for name in names:
+        (top / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(face, top / name)
+    (top / "notes.txt").write_text("not media")
+    return top
+
+
+def _snapshot(top: Path) -> dict[str, tuple]:
+    """Everything a run could change about an input: bytes, size, mtime, mode, inode, link."""
+    snap = {}
+    for dirpath, dirnames, filenames in os.walk(top):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            st = p.lstat()
+            if p.is_dir() and not p.is_symlink():  # a folder's mtime changes when outputs are added
+                snap[p.relative_to(top).as_posix()] = ("dir", st.st_mode, st.st_ino)
+                continue
+            digest = hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() and not p.is_symlink() else None
+            link = os.readlink(p) if p.is_symlink() else None
+            snap[p.relative_to(top).as_posix()] = (digest, st.st_size, st.st_mtime_ns, st.st_mode, st.st_ino, link)
+    return snap
+
+
+def _unchanged(before: dict[str, tuple], top: Path, allow_new: str | None = None) -> None:
+    after = _snapshot(top)
+    for rel, state in before.items():
+        assert after.get(rel) == state, f"input {rel!r} was changed"
+    new = set(after) - set(before)
+    if allow_new is None:
+        assert not new, f"files appeared among the inputs: {sorted(new)}"
+    else:
+        assert all(allow_new in n for n in new), sorted(new)
+
+
+def _no_partials(top: Path) -> None:
+    assert not [p for p in top.rglob("*") if p.name.endswith(".part")], "a .part file was left behind"
+
+
+# ---- fail closed -----------------------------------------------------------------------------
+
+
+def test_atomic_output_error_mid_write_keeps_previous_output(tmp_path: Path) -> None:
+    dest = tmp_path / "photo.jpg"
+    dest.write_bytes(b"previous complete output")
+    with pytest.raises(RuntimeError), atomic_output(dest) as tmp:
+        tmp.write_bytes(b"\xff\xd8 half of a new jpeg")
+        raise RuntimeError("decoder died mid-file")
+    assert dest.read_bytes() == b"previous complete output"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.jpg"]
+
+
+def test_atomic_output_nothing_written_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(pipeline.OutputError), atomic_output(tmp_path / "x.jpg"):
+        pass
+    assert list(tmp_path.iterdir()) == []
+
+
+def _plan_for(tmp_path: Path, face: Path, detector) -> tuple[pipeline.Plan, Path]:
+    top = _tree(tmp_path / "in", face, ["a.jpg", "b.jpg", "c.jpg"])
+    plan, failures = pipeline.scan([top], detector, Options())
+    assert not failures and len(plan.files) == 3
+    return plan, top
+
+
+@pytest.mark.parametrize(
+    "failure,words",
+    [
+        (RuntimeError("boom in the renderer"), "unexpected RuntimeError"),
+        (OSError(errno.ENOSPC, "No space left on device"), "No space left"),
+        (MemoryError(), "out of memory"),
+    ],
+    ids=["bug", "disk-full", "out-of-memory"],
+)
+def test_error_on_one_file_fails_it_alone(tmp_path, face, detector, monkeypatch, failure, words) -> None:
+    plan, _ = _plan_for(tmp_path, face, detector)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "b.jpg").write_bytes(b"previous complete output")
+    real = pipeline.image.encode
+
+    def encode(rgb, alpha, fmt):  # fails for b.jpg only (the second file)
+        if encode.calls == 1:
+            encode.calls += 1
+            raise failure
+        encode.calls += 1
+        return real(rgb, alpha, fmt)
+
+    encode.calls = 0
+    monkeypatch.setattr(pipeline.image, "encode", encode)
+    outcomes = pipeline.apply(plan, out, Options())
+    assert [o.ok for o in outcomes] == [True, False, True], outcomes
+    assert words in outcomes[1].error and "b.jpg" in outcomes[1].error and "\n" not in outcomes[1].error
+    assert (out / "b.jpg").read_bytes() == b"previous complete output"
+    assert (out / "a.jpg").stat().st_size > 1000 and (out / "c.jpg").stat().st_size > 1000
+    _no_partials(out)
+
+
+def test_detector_crash_on_one_file_reported_batch_goes_on(tmp_path, face, detector) -> None:
+    top = _tree(tmp_path / "in", face, ["a.jpg", "b.jpg"])
+
+    class Flaky:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def detect(self, rgb):
+            self.calls += 1
+            if self.calls == 1:
+                raise ValueError("onnxruntime: bad input")
+            return detector.detect(rgb)
+
+    plan, failures = pipeline.scan([top], Flaky(), Options())
+    assert [f.path for f in failures] == ["a.jpg"] and "ValueError" in failures[0].error
+    assert [m.path for m in plan.files] == ["b.jpg"]
+
+
+def _env(marker: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(HOOKS), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["UNSEEN_TEST_SLOW_ENCODE"] = str(marker)
+    return env
+
+
+@pytest.mark.parametrize(
+    "sig,with_output",
+    [(signal.SIGTERM, True), (signal.SIGTERM, False), (signal.SIGINT, False)],
+    ids=["sigterm-o", "sigterm-beside", "ctrl-c-beside"],
+)
+def test_signal_during_write_leaves_nothing(tmp_path: Path, face: Path, sig: int, with_output: bool) -> None:
+    top = _tree(tmp_path / "in", face, ["a.jpg", "b.jpg"])
+    before = _snapshot(top)
+    out = tmp_path / "out"
+    marker = tmp_path / "encoding"
+    args = ["run", str(top), "--json"] + (["-o", str(out), "--workers", "1"] if with_output else [])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "unseen.cli", *args],
+        env=_env(marker),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():  # wait until the run is inside the write of a.jpg
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the run never reached the write"
+            time.sleep(0.05)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == cli.EXIT_INTERRUPTED, err
+    assert "interrupted" in err
+    written = out if with_output else top
+    _no_partials(written)
+    assert not list(written.rglob("*.unseen.*")) and not (out / "a.jpg").exists() and not (out / "b.jpg").exists()
+    _unchanged(before, top)
+
+
+# ---- inputs are sacred -----------------------------------------------------------------------
+
+
+def test_runs_never_touch_inputs_with_odd_names(tmp_path: Path, face: Path, monkeypatch, capsys) -> None:
+    top = _tree(tmp_path / "in", face, ODD_NAMES)
+    (top / "link-inside.jpg").symlink_to(top / "with space.jpg")
+    before = _snapshot(top)
+    out = tmp_path / "out"
+
+    assert cli.main(["run", str(top), "-o", str(out), "--workers", "1", "--json"]) == cli.EXIT_OK
+    done = json.loads(capsys.readouterr().out)
+    assert {f["path"] for f in done["files"]} == set(ODD_NAMES) | {"link-inside.jpg"}
+    for name in ODD_NAMES:
+        assert (out / name).stat().st_size > 0, name
+    _unchanged(before, top)
+
+    plan = tmp_path / "plan.json"
+    assert cli.main(["scan", str(top), "--plan", str(plan)]) == cli.EXIT_OK
+    assert cli.main(["apply", str(plan), "-o", str(tmp_path / "out2")]) == cli.EXIT_OK
+    _unchanged(before, top)
+
+    monkeypatch.chdir(top)  # a name that starts with a dash, given on the command line
+    assert cli.main(["run", "--json", "--", "-leading-dash.jpg"]) == cli.EXIT_OK
+    assert (top / "-leading-dash.unseen.jpg").stat().st_size > 0
+    assert cli.main(["run", str(top)]) == cli.EXIT_OK  # beside the inputs: only *.unseen.* appear
+    after = _snapshot(top)
+    assert all(".unseen." in Path(n).name for n in set(after) - set(before))
+    for rel, state in before.items():
+        assert after[rel] == state, rel
+
+
+def test_output_onto_inputs_refused(tmp_path: Path, face: Path, capsys) -> None:
+    top = _tree(tmp_path / "in", face, ["a.jpg", "sub/a.jpg"])
+    before = _snapshot(top)
+    # the output folder is the input folder: every output would be its own input
+    plan = tmp_path / "plan.json"
+    assert cli.main(["scan", str(top), "--plan", str(plan)]) == cli.EXIT_OK
+    assert cli.main(["apply", str(plan), "-o", str(top)]) == cli.EXIT_FAILED
+    assert "overwrite" in capsys.readouterr().err
+    # a.jpg rendered into sub/ would replace the input sub/a.jpg
+    assert cli.main(["apply", str(plan), "-o", str(top / "sub")]) == cli.EXIT_FAILED
+    assert "overwrite another input" in capsys.readouterr().err
+    _unchanged(before, top, allow_new="sub/")
+    # explicit files: x.jpg's beside-output x.unseen.jpg is itself an input
+    pair = _tree(tmp_path / "pair", face, ["x.jpg", "x.unseen.jpg"])
+    pair_before = _snapshot(pair)
+    assert cli.main(["run", str(pair / "x.jpg"), str(pair / "x.unseen.jpg")]) == cli.EXIT_FAILED
+    _unchanged(pair_before, pair, allow_new=".unseen.unseen.")
+    # the plan file itself over an input
+    assert cli.main(["scan", str(top), "--plan", str(top / "a.jpg")]) == cli.EXIT_USAGE
+    assert "overwrite an input" in capsys.readouterr().err
+    _unchanged(before, top, allow_new="sub/")
+
+
+def test_batch_engine_output_inside_inputs_keeps_inputs(tmp_path: Path, face: Path) -> None:
+    """`run DIR -o DIR/sub` with real photos in sub/: a.jpg's output would replace sub/a.jpg."""
+    top = _tree(tmp_path / "in", face, ["a.jpg", "sub/a.jpg"])
+    (top / "sub" / "a.jpg").write_bytes((top / "sub" / "a.jpg").read_bytes() + b"\0")  # a different photo
+    before = _snapshot(top)
+    cli.main(["run", str(top), "-o", str(top / "sub"), "--workers", "1"])
+    _unchanged(before, top, allow_new="sub/")
+
+
+def test_symlinks_out_of_tree_followed_only_when_asked(tmp_path: Path, face: Path, capsys) -> None:
+    outside = _tree(tmp_path / "outside", face, ["secret.jpg", "folder/other.jpg"])
+    top = _tree(tmp_path / "in", face, ["a.jpg"])
+    (top / "leak.jpg").symlink_to(outside / "secret.jpg")
+    (top / "linked").symlink_to(outside / "folder")
+    (top / "loop").symlink_to(top)
+
+    assert cli.main(["scan", str(top), "--plan", str(tmp_path / "p.json"), "--json"]) == cli.EXIT_OK
+    assert [f["path"] for f in json.loads(capsys.readouterr().out)["files"]] == ["a.jpg"]
+
+    args = ["scan", str(top), "--plan", str(tmp_path / "p2.json"), "--json", "--follow-symlinks"]
+    assert cli.main(args) == cli.EXIT_OK
+    paths = [f["path"] for f in json.loads(capsys.readouterr().out)["files"]]
+    assert "leak.jpg" in paths and "linked/other.jpg" in paths
+    assert len(paths) == len(set(paths)) and len(paths) <= 4  # the loop is entered at most once
+
+
+def test_output_folder_symlink_does_not_carry_writes_out(tmp_path: Path, face: Path, capsys) -> None:
+    top = _tree(tmp_path / "in", face, ["sub/a.jpg"])
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sub").symlink_to(elsewhere)
+    plan = tmp_path / "plan.json"
+    assert cli.main(["scan", str(top), "--plan", str(plan)]) == cli.EXIT_OK
+    assert cli.main(["apply", str(plan), "-o", str(out)]) == cli.EXIT_FAILED
+    assert "leaves the output folder" in capsys.readouterr().err
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_deeply_nested_folders(tmp_path: Path, face: Path) -> None:
+    """1,200 levels: past Python's recursion limit (os.walk in 3.11 recurses)."""
+    top = tmp_path / "in"
+    top.mkdir()
+    p = top
+    levels = 1200
+    for _ in range(levels):  # os.makedirs recurses too
+        p = p / "d"
+        p.mkdir()
+    shutil.copy(face, p / "deep.jpg")
+    try:
+        root, files = pipeline.discover([top])
+        assert len(files) == 1 and files[0].name == "deep.jpg"
+    finally:  # pytest's own cleanup (shutil.rmtree) recurses too: remove bottom-up here
+        for _ in range(levels + 1):
+            for f in p.iterdir():
+                f.unlink()
+            p.rmdir()
+            p = p.parent

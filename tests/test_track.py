@@ -1,0 +1,81 @@
+"""Tracking: every frame between, before and after detections gets a box, tracks stay apart."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from unseen.track import Tracker, fill
+
+W, H = 640, 480
+
+
+def _box(x: float, y: float, s: float = 40) -> np.ndarray:
+    return np.array([[x, y, x + s, y + s]], np.float32)
+
+
+def _covers(outer: tuple[float, ...], inner: np.ndarray) -> bool:
+    return outer[0] <= inner[0] and outer[1] <= inner[1] and outer[2] >= inner[2] and outer[3] >= inner[3]
+
+
+def test_moving_face_detected_every_third_frame_is_boxed_in_every_frame() -> None:
+    step, frames = 3, 30
+    tracker = Tracker(max_gap=4 * step)
+    truth = {f: _box(100 + 4 * f, 200)[0] for f in range(frames)}
+    for f in range(0, frames, step):
+        tracker.update(f, truth[f][None], np.array([0.9], np.float32))
+    assert len(tracker.tracks) == 1
+    filled = fill(tracker.tracks, frames, step - 1, 2 * step - 1, W, H)
+    for f in range(frames):
+        assert len(filled[f]) == 1, f
+        assert filled[f][0].track == 0
+    # Between detections the interpolated box sits on the true (linear) path.
+    assert _covers(filled[4][0].box, truth[4])
+
+
+def test_new_face_is_covered_from_before_its_first_detection() -> None:
+    tracker = Tracker(max_gap=12)
+    tracker.update(0, np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
+    tracker.update(3, _box(300, 100), np.array([0.8], np.float32))
+    filled = fill(tracker.tracks, 10, lead=2, tail=5, width=W, height=H)
+    # The face may have entered at frame 1 (just after frame 0 was looked at): frames 1-2 covered.
+    assert 1 in filled and 2 in filled and 0 not in filled
+    assert _covers(filled[1][0].box, _box(300, 100)[0])
+    assert max(filled) == 8  # held for `tail` frames after the last detection
+
+
+def test_missed_detections_are_bridged_and_two_faces_keep_two_tracks() -> None:
+    tracker = Tracker(max_gap=9)
+    both = np.concatenate([_box(50, 50), _box(400, 300)])
+    tracker.update(0, both, np.array([0.9, 0.9], np.float32))
+    tracker.update(3, _box(55, 50), np.array([0.9], np.float32))  # second face missed here
+    tracker.update(6, np.concatenate([_box(60, 50), _box(410, 300)]), np.array([0.9, 0.9], np.float32))
+    assert len(tracker.tracks) == 2
+    filled = fill(tracker.tracks, 7, lead=2, tail=0, width=W, height=H)
+    assert sorted(x.track for x in filled[3]) == [0, 1]  # the missed face is still covered
+    assert all(len(filled[f]) == 2 for f in range(7))
+
+
+def test_small_fast_face_with_no_overlap_is_still_associated() -> None:
+    tracker = Tracker(max_gap=6)
+    tracker.update(0, _box(100, 100, 12), np.array([0.9], np.float32))
+    tracker.update(3, _box(110, 100, 12), np.array([0.9], np.float32))  # moved almost a face width
+    assert len(tracker.tracks) == 1
+
+
+def test_back_fill_and_hold_follow_the_motion_of_a_fast_face() -> None:
+    """A face walking in fast: before its first detection it was further back along its path."""
+    tracker = Tracker(max_gap=12)
+    truth = {f: _box(100 + 10 * f, 200)[0] for f in range(12)}
+    for f in (3, 6, 9):
+        tracker.update(f, truth[f][None], np.array([0.9], np.float32))
+    filled = fill(tracker.tracks, 12, lead=2, tail=2, width=W, height=H)
+    for f in (1, 2, 10, 11):
+        assert _covers(filled[f][0].box, truth[f]), f
+
+
+def test_a_jump_too_far_to_follow_is_reported() -> None:
+    tracker = Tracker(max_gap=12)
+    tracker.update(0, _box(100, 100), np.array([0.9], np.float32))
+    assert tracker.jumps(3, _box(110, 100)) == 0  # followed
+    assert tracker.jumps(3, _box(160, 100)) == 1  # 1.5 face sizes away: ask for the frames between
+    assert tracker.jumps(3, _box(500, 400)) == 0  # far away: a new face, not a jump

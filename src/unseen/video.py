@@ -56,12 +56,13 @@ class VideoSettings:
 
     step: int = 3
     min_face: int = 32
-    detect_face: int = 16
+    detect_face: float = 64 / 3
     min_side: int = 320
     scales: tuple[float, ...] = (0.5, 1.0)
     single_pass_side: int = 640
     threshold: float = 0.15
     jumps_share: float = 0.05
+    jump_face: float = 0.75
 
     @property
     def lead(self) -> int:
@@ -106,6 +107,10 @@ def _detect(det: Detector, small: np.ndarray, width: int, height: int) -> tuple[
     found = det.detect(small)
     fx, fy = width / small.shape[1], height / small.shape[0]
     return found.boxes * np.array([fx, fy, fx, fy], np.float32), found.scores
+
+
+def _sides(boxes: np.ndarray) -> np.ndarray:
+    return np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) if len(boxes) else np.zeros(0)
 
 
 def _throttle(progress: Progress | None) -> Progress:
@@ -160,7 +165,8 @@ def scan(
                 skipped.append((i, frame))  # kept (not converted) in case it needs a closer look
                 continue
             boxes, scores = _detect(det, media.upright_rgb(frame, info.turns, size), info.width, info.height)
-            if skipped and tracker.jumps(i, boxes) > s.jumps_share * len(boxes):
+            big = int((_sides(boxes) >= s.jump_face * s.min_face).sum())
+            if skipped and tracker.jumps(i, boxes, s.jump_face * s.min_face) > s.jumps_share * big:
                 for j, old in skipped:  # faces moved too far to follow: detect the skipped frames too
                     small = media.upright_rgb(old, info.turns, size)
                     tracker.update(j, *_detect(det, small, info.width, info.height))
@@ -168,13 +174,18 @@ def scan(
             tracker.update(i, boxes, scores)
             if expected:
                 tick(rel, i / expected)
+        if skipped and size is not None:  # the last frame is always looked at: nothing follows it
+            j, old = skipped[-1]
+            tracker.update(
+                j, *_detect(det, media.upright_rgb(old, dec.info.turns, size), dec.info.width, dec.info.height)
+            )
         frames = dec.frames
         info = dec.info
     finally:
         dec.close()
     w, h = info.width, info.height
     regions: list[Region] = []
-    for f, items in sorted(fill(tracker.tracks, frames, s.lead, s.tail, w, h).items()):
+    for f, items in sorted(fill(tracker.tracks, frames, s.lead, s.tail, w, h, links=tracker.links).items()):
         for item in items:
             dets = Detections(np.array([item.box], np.float32), np.array([item.score], np.float32), det.name)
             for r in regions_for(dets, w, h, opts.margin, opts.shape, frame=f):

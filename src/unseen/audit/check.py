@@ -21,6 +21,7 @@ from unseen.detect.base import Detections, iou_matrix, nms
 from unseen.errors import UnseenError
 from unseen.media import image
 
+MIN_VISIBLE = 12  # px: smaller CenterFace boxes of the original are not checked for being left in
 VIDEO_SAMPLES_PER_SECOND = 2.0  # frames audited per second of video (all frames with --every 1)
 
 
@@ -105,7 +106,7 @@ class Auditor:
         shown = np.array([f.box for f in findings], np.float32).reshape(-1, 4)
         for box in planned.boxes:
             seen = len(shown) and iou_matrix(box[None], shown).max() > 0.3
-            if not seen and unchanged(original, output, box):
+            if not seen and box[3] - box[1] >= MIN_VISIBLE and unchanged(original, output, box):
                 findings.append(
                     Finding("face", f"face left unobscured at {_where(box)}{where}", _box(box), frame, "centerface")
                 )

@@ -26,10 +26,11 @@ from pathlib import Path
 from typing import Any
 
 import av
+import cv2
 import numpy as np
 
 from unseen.errors import MediaError
-from unseen.obscure import coverage_mask, region_mask
+from unseen.obscure import RING, coverage_mask
 from unseen.plan import Region
 
 # Output suffix -> PyAV muxer. Suffixes not listed are written as MP4 (the output name changes).
@@ -334,60 +335,65 @@ PLANAR = ("yuv420p", "yuvj420p")  # what phones and cameras write; other formats
 def paint_planar(frame: Any, regions: list[Region], method: str) -> Any | None:
     """Paint `fill` or `solid` regions straight into a 4:2:0 frame's Y, U and V planes.
 
-    Same pixels as obscure() paints in RGB (the luma mask is region_mask; a chroma sample is
-    painted when any of its four luma pixels is), and the fill colour is again the mean of a ring
-    *outside* the region (YUV is affine in RGB, so the mean colour is the same). It skips two
-    full-frame colour conversions, the largest cost after encoding at 1080p. Returns None when it
-    does not apply (other pixel formats, odd sizes, mosaic/blur): the caller uses the RGB path."""
+    Same pixels and colours as obscure() paints in RGB: the luma mask is coverage_mask (a chroma
+    sample is painted when any of its four luma pixels is), and each connected group of regions
+    gets one colour, the mean of a ring (RING of the group's size) of pixels that no region
+    covers (YUV is affine in RGB, so the mean colour is the same). It skips two full-frame
+    colour conversions, the largest cost after encoding at 1080p. Returns None when it does not
+    apply (other pixel formats, odd sizes, mosaic/blur): the caller uses the RGB path."""
     w, h = frame.width, frame.height
     if method not in ("fill", "solid") or frame.format.name not in PLANAR or w % 2 or h % 2:
         return None
+    mask = coverage_mask(regions, w, h)
+    if not mask.any():
+        return frame
     # Copies the pixels only if the decoder still holds them (reference frames): its buffers
     # are never written to, and an unshared frame is painted in place with no copy at all.
     frame.make_writable()
     y, u, v = (_plane(frame, i, h if i == 0 else h // 2, w if i == 0 else w // 2) for i in range(3))
-    # Fill colours come only from pixels no region covers (never from another, touching face).
-    free = ~coverage_mask(regions, w, h)
-    free_c: np.ndarray = np.asarray(free.reshape(h // 2, 2, w // 2, 2).all(axis=(1, 3)))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+    free = (~mask).view(np.uint8)
+    free_c = (~_quad_any(mask)).view(np.uint8)
     full_range = frame.format.name == "yuvj420p"
-    for r in regions:
-        ys, xs, m = region_mask(r, w, h)
-        if m.size == 0:
-            continue
-        cy0, cx0 = ys.start // 2, xs.start // 2
-        cy1, cx1 = (ys.stop + 1) // 2, (xs.stop + 1) // 2
-        big = np.zeros((2 * (cy1 - cy0), 2 * (cx1 - cx0)), bool)
-        oy, ox = ys.start - 2 * cy0, xs.start - 2 * cx0
-        big[oy : oy + m.shape[0], ox : ox + m.shape[1]] = m
-        mc = big.reshape(cy1 - cy0, 2, cx1 - cx0, 2).any(axis=(1, 3))
+    for k in range(1, count):
+        x, y0, bw, bh = (int(val) for val in stats[k, :4])
+        # The group's box on the 2x2 chroma grid (w and h are even, so this stays in the frame).
+        x1, y1, x2, y2 = x & ~1, y0 & ~1, (x + bw + 1) & ~1, (y0 + bh + 1) & ~1
+        blob = labels[y1:y2, x1:x2] == k
         if method == "solid":
             colour = (0 if full_range else 16, 128, 128)
         else:
-            pad = max(2, round(0.15 * max(r.width, r.height)))
+            pad = max(2, round(RING * max(bw, bh)))
+            cp = max(1, -(-pad // 2))
+            c_box = (y1 // 2 - cp, y2 // 2 + cp, x1 // 2 - cp, x2 // 2 + cp)
             colour = (
-                _ring_mean(y, free, (ys.start, ys.stop, xs.start, xs.stop), pad),
-                _ring_mean(u, free_c, (cy0, cy1, cx0, cx1), max(1, pad // 2)),
-                _ring_mean(v, free_c, (cy0, cy1, cx0, cx1), max(1, pad // 2)),
+                _ring_mean(y, free, (y0 - pad, y0 + bh + pad, x - pad, x + bw + pad)),
+                _ring_mean(u, free_c, c_box),
+                _ring_mean(v, free_c, c_box),
             )
-        y[ys, xs][m] = colour[0]
-        u[cy0:cy1, cx0:cx1][mc] = colour[1]
-        v[cy0:cy1, cx0:cx1][mc] = colour[2]
+        y[y1:y2, x1:x2][blob] = colour[0]
+        blob_c = _quad_any(blob)
+        u[y1 // 2 : y2 // 2, x1 // 2 : x2 // 2][blob_c] = colour[1]
+        v[y1 // 2 : y2 // 2, x1 // 2 : x2 // 2][blob_c] = colour[2]
     return frame
+
+
+def _quad_any(m: np.ndarray) -> np.ndarray:
+    """Half-resolution mask: True where any pixel of the 2x2 block is (even-sized input)."""
+    return np.asarray(m[0::2, 0::2] | m[0::2, 1::2] | m[1::2, 0::2] | m[1::2, 1::2])
+
+
+def _ring_mean(plane: np.ndarray, free: np.ndarray, box: tuple[int, int, int, int]) -> int:
+    """Mean of `plane` over the window (y1, y2, x1, x2), clipped, where `free` (uint8, no region
+    covers the sample) is set; mid-grey if there is no such sample (the whole window painted)."""
+    ph, pw = plane.shape
+    y1, y2, x1, x2 = max(0, box[0]), min(ph, box[1]), max(0, box[2]), min(pw, box[3])
+    keep = free[y1:y2, x1:x2]
+    if not cv2.countNonZero(keep):
+        return 128
+    return int(np.clip(round(cv2.mean(np.ascontiguousarray(plane[y1:y2, x1:x2]), keep)[0]), 0, 255))
 
 
 def _plane(frame: Any, i: int, rows: int, cols: int) -> np.ndarray:
     p = frame.planes[i]
     return np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[:rows, :cols]
-
-
-def _ring_mean(plane: np.ndarray, free: np.ndarray, box: tuple[int, int, int, int], pad: int) -> int:
-    """Mean of the samples within `pad` of box (y1, y2, x1, x2) that no region covers (`free`);
-    mid-grey if there are none (a region covering the whole frame)."""
-    ph, pw = plane.shape
-    y1, y2, x1, x2 = box
-    oy1, oy2, ox1, ox2 = max(0, y1 - pad), min(ph, y2 + pad), max(0, x1 - pad), min(pw, x2 + pad)
-    keep = free[oy1:oy2, ox1:ox2]
-    n = int(keep.sum())
-    if n == 0:
-        return 128
-    return int(np.clip(round(float(plane[oy1:oy2, ox1:ox2][keep].sum(dtype=np.int64)) / n), 0, 255))

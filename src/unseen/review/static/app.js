@@ -130,7 +130,7 @@
       meta.append(`${f.kind} · ${f.regions} region${f.regions === 1 ? "" : "s"} · `, st);
       if (f.audit) {
         const a = document.createElement("span");
-        a.className = f.audit === "clear" ? "st-exported" : "audit-risk";
+        a.className = f.audit === "clear" ? "audit-clear" : "audit-risk";
         a.textContent = " · audit: " + f.audit;
         meta.append(a);
       }

@@ -47,7 +47,11 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     pic = image.read(orig)
     leak = root / "leak.jpg"
     leak.write_bytes(image.encode(obscure(pic.rgb, keep, "fill"), None, "JPEG"))
-    return {"orig": orig, "out": root / "out" / PHOTO, "leak": leak, "root": root}
+    # The right face covered on its left half only, as a neighbour's region would.
+    half = plan_mod.Region((float(x), float(y), x + w / 2, float(y + h)))
+    part = root / "part.jpg"
+    part.write_bytes(image.encode(obscure(pic.rgb, [*keep, half], "fill"), None, "JPEG"))
+    return {"orig": orig, "out": root / "out" / PHOTO, "leak": leak, "part": part, "root": root}
 
 
 def _audit(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict]:
@@ -61,6 +65,7 @@ def test_clean_output_passes(rendered: dict[str, Path], capsys: pytest.CaptureFi
     (f,) = rep["files"]
     assert f["status"] == "clear" and f["findings"] == []
     assert f["faces_compared"] >= 3  # every face of the original was compared with its own region
+    assert f["faces_erased"] >= 3  # ... and found painted flat by `fill`: nothing left to recognise
 
 
 def test_mirrored_folders_pass(rendered: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
@@ -79,6 +84,17 @@ def test_face_left_in_fails_with_its_location(rendered: dict[str, Path], capsys:
         x1, y1, x2, y2 = f["box"]
         assert x1 < x + w / 2 < x2 and y1 < y + h / 2 < y2, f
     assert any(f["check"] == "reid" and f["distance"] < 0.6 for f in located)
+
+
+def test_half_covered_face_fails(rendered: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    code, rep = _audit(capsys, str(rendered["orig"]), str(rendered["part"]))
+    assert code == 3
+    x, y, w, h = RIGHT_FACE
+    located = [f for f in rep["files"][0]["findings"] if f["check"] in ("face", "reid")]
+    assert located
+    for f in located:
+        x1, y1, x2, y2 = f["box"]
+        assert x1 < x + w / 2 < x2 and y1 < y + h / 2 < y2, f
 
 
 def test_terminal_summary_names_the_risk(rendered: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
@@ -169,3 +185,17 @@ def test_run_with_audit(rendered: dict[str, Path], tmp_path: Path, capsys: pytes
     code = main(["run", str(rendered["orig"].parent), "-o", str(tmp_path / "o"), "--audit"])
     assert code == 0
     assert "1 clear, 0 at risk" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["beside", "output-folder"])
+def test_run_with_audit_json_is_one_document(
+    rendered: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], batch: bool
+) -> None:
+    """A pipeline reads `run --audit --json` with one json.loads: the run's report and the audit."""
+    shutil.copy(rendered["orig"], tmp_path / PHOTO)
+    out = ["-o", str(tmp_path / "o")] if batch else []
+    assert main(["run", str(tmp_path / PHOTO), *out, "--audit", "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)  # raises on two concatenated documents
+    assert rep["done"] == 1 and rep["failed"] == 0
+    assert rep["audit"]["totals"] == {"files": 1, "clear": 1, "risk": 0, "error": 0}
+    assert rep["audit"]["files"][0]["output"] == rep["files"][0]["output"]

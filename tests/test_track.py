@@ -79,3 +79,24 @@ def test_a_jump_too_far_to_follow_is_reported() -> None:
     assert tracker.jumps(3, _box(110, 100)) == 0  # followed
     assert tracker.jumps(3, _box(160, 100)) == 1  # 1.5 face sizes away: ask for the frames between
     assert tracker.jumps(3, _box(500, 400)) == 0  # far away: a new face, not a jump
+
+
+def test_a_face_that_jumped_is_covered_along_its_path() -> None:
+    """Found 1.5 face sizes away after the frames between were skipped: two tracks, but linked,
+    so the frames between are painted along the way it went."""
+    tracker = Tracker(max_gap=12)
+    tracker.update(0, _box(100, 100), np.array([0.9], np.float32))
+    tracker.update(3, _box(160, 100), np.array([0.9], np.float32))
+    assert len(tracker.tracks) == 2 and tracker.links == [(0, 1)]
+    filled = fill(tracker.tracks, 4, lead=0, tail=0, width=W, height=H, links=tracker.links)
+    for f in (1, 2):
+        truth = _box(100 + 60 * f / 3, 100)[0]
+        assert any(_covers(x.box, truth) for x in filled[f]), f
+
+
+def test_a_face_at_the_frame_edge_is_extended_to_the_edge() -> None:
+    """A box close to a border may be a face partly outside the frame: it reaches the border."""
+    tracker = Tracker(max_gap=12)
+    tracker.update(0, np.array([[10, 100, 50, 140], [300, 200, 340, 240]], np.float32), np.ones(2, np.float32))
+    boxes = sorted(x.box for x in fill(tracker.tracks, 1, 0, 0, W, H)[0])
+    assert boxes[0][0] == 0 and boxes[1] == (300, 200, 340, 240)

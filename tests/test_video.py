@@ -253,3 +253,29 @@ def test_containers_and_audio_fallbacks(
     with av.open(str(out)) as c:
         assert c.streams.audio[0].codec_context.name == out_audio
         assert sum(1 for _ in c.decode(video=0)) == mp.frames == 12  # type: ignore[attr-defined]
+
+
+def test_yuv_painter_matches_the_photo_fill(tmp_path: Path) -> None:
+    """Painting in the decoder's YUV planes gives the photo renderer's pixels and colours (one
+    colour per group of touching regions, from pixels no region covers), within rounding."""
+    from unseen.obscure import obscure
+    from unseen.plan import Region
+
+    src = data("videos", "intel_sample_videos", "asl_gestures", "eat.mkv")
+    dec = media.Decoded(src)
+    frame = next(f for i, f in dec if i == 5)
+    rgb = frame.reformat(format="yuv420p").to_ndarray(format="rgb24")
+    regions = [
+        Region((200, 60, 300, 180), "box"),
+        Region((299, 100, 380, 200), "box"),
+        Region((20, 300, 90, 380), "box"),
+    ]
+    expected = obscure(rgb, regions, "fill")
+    painted = media.paint_planar(frame.reformat(format="yuv420p"), regions, "fill")
+    dec.close()
+    assert painted is not None
+    got = painted.to_ndarray(format="rgb24")
+    mask = coverage_mask(regions, 640, 480)
+    assert np.abs(got.astype(int) - expected.astype(int))[mask].max() <= 4
+    # Touching regions share one colour.
+    assert (got[150, 250].astype(int) - got[150, 350].astype(int)).__abs__().max() <= 1

@@ -9,7 +9,10 @@ and its boxes are carried to the frames the detector did not look at or missed:
 - interpolation: between two detections of a track (gaps up to `max_gap` frames, which bridges
   missed detections) boxes move linearly and are grown by part of the motion;
 - hold: after a track's last detection its box, joined with where its last motion leads, is
-  kept (grown) for `tail` frames.
+  kept (grown) for `tail` frames;
+- links: a new track that starts near a track lost at the same detection frame (probably one
+  face that moved further than association follows) also gets the path between them painted;
+- edges: a box near a frame border is extended to it (the face may be partly outside).
 """
 
 from __future__ import annotations
@@ -229,13 +232,13 @@ def fill(
             put(t.frames[-1] + k, t, _grow(box, w * grow_per_frame * k, h * grow_per_frame * k), t.scores[-1], False)
     by_id = {t.id: t for t in tracks}
     for a_id, b_id in links:
-        a, b = by_id.get(a_id), by_id.get(b_id)
-        if a is None or b is None or a.frames[-1] >= b.frames[0]:
+        ta, tb = by_id.get(a_id), by_id.get(b_id)
+        if ta is None or tb is None or ta.frames[-1] >= tb.frames[0]:
             continue
-        f, g, ba, bb = a.frames[-1], b.frames[0], a.boxes[-1], b.boxes[0]
-        shift = np.abs(bb - ba) * motion_slack
+        f, g, box_a, box_b = ta.frames[-1], tb.frames[0], ta.boxes[-1], tb.boxes[0]
+        shift = np.abs(box_b - box_a) * motion_slack
         pad = max(float(shift[0]), float(shift[2])), max(float(shift[1]), float(shift[3]))
         for j in range(f + 1, g):
             s = (j - f) / (g - f)
-            put(j, b, _grow(ba + (bb - ba) * s, *pad), b.scores[0], False)
+            put(j, tb, _grow(box_a + (box_b - box_a) * s, *pad), tb.scores[0], False)
     return out

@@ -1,7 +1,7 @@
 """Video entry points for the pipeline: `scan` (frames -> tracked regions) and `render` (plan -> file).
 
 Speed comes from not doing deface's work on every pixel of every frame (docs/video.md):
-- detect on every `step`-th frame only, on a copy scaled (inside the decoder's colour
+- detect on every `step`-th frame (and the last) only, on a copy scaled (inside the decoder's colour
   conversion) so that the smallest face to protect is still big enough for CenterFace;
 - carry faces to the frames in between with tracks (unseen.track): interpolated between
   detections, back-filled before a track's first detection, held after its last, so a face is
@@ -47,9 +47,11 @@ class VideoSettings:
       detection image whose long side is at most `single_pass_side` gets the 1.0 pass only (a
       face filling it is still within CenterFace's range).
     - `threshold`: CenterFace score threshold (low: a false box costs a patch, a miss costs a face).
-    - `jumps_share`: when more than this share of the faces at a detection frame match no track
-      but lie near a track that lost its face (fast motion, a fast pan or zoom), the skipped
-      frames before it are detected too, so tracks are never asked to jump further than they can.
+    - `jumps_share`: when more than this share of the faces of at least `jump_face * min_face`
+      px at a detection frame match no track but lie near a track that lost its face (a fast
+      pan or zoom), the skipped frames before it are detected too. Smaller boxes flicker at the
+      detector's limit and would trigger it all the time in crowds; single jumps are covered by
+      the tracker's links instead (unseen.track).
     - `lead`/`tail`: frames a track is back-filled before its first and held after its last
       detection; `max_gap`: the longest run of missed detections a track is bridged over.
     """
@@ -61,7 +63,7 @@ class VideoSettings:
     scales: tuple[float, ...] = (0.5, 1.0)
     single_pass_side: int = 640
     threshold: float = 0.15
-    jumps_share: float = 0.05
+    jumps_share: float = 0.25
     jump_face: float = 0.75
 
     @property

@@ -7,6 +7,7 @@ findings hold boxes, frame numbers, detector names and distances.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -16,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from unseen.audit import metadata
-from unseen.audit.residual import Residual, unchanged
+from unseen.audit.reid import MIN_FACE
+from unseen.audit.residual import PARTLY, Residual, changed_mask, erased, left_share, unchanged
 from unseen.detect.base import Detections, iou_matrix, nms
 from unseen.errors import UnseenError
 from unseen.media import image
@@ -50,7 +52,8 @@ class FileAudit:
     width: int = 0
     height: int = 0
     findings: list[Finding] = field(default_factory=list)
-    faces_compared: int = 0
+    faces_compared: int = 0  # faces of the original checked for re-identification (>= MIN_FACE)
+    faces_erased: int = 0  # ... of which painted flat in the output (nothing left to recognise)
     frames_checked: int = 0
     frames_total: int = 0
     notes: list[str] = field(default_factory=list)
@@ -86,35 +89,59 @@ class Auditor:
         self.reid = Reidentifier() if reid else None
         self.every = every
         self.max_pixels = max_pixels
+        self._last: tuple[Any, Detections] | None = None
 
-    def frame(self, original: np.ndarray, output: np.ndarray, frame: int | None = None) -> tuple[list[Finding], int]:
-        """Findings for one upright RGB frame pair, and how many original faces were compared."""
+    def frame(
+        self, original: np.ndarray, output: np.ndarray, frame: int | None = None
+    ) -> tuple[list[Finding], int, int]:
+        """Findings for one upright RGB frame pair; how many faces of the original were checked
+        for re-identification, and how many of those were found painted flat (no recogniser
+        needed: nothing of the face is left)."""
         where = "" if frame is None else f" in frame {frame}"
         if original.shape != output.shape:
             h, w = original.shape[:2]
             oh, ow = output.shape[:2]
-            return [Finding("mismatch", f"output is {ow}x{oh}, original {w}x{h}{where}", frame=frame)], 0
+            return [Finding("mismatch", f"output is {ow}x{oh}, original {w}x{h}{where}", frame=frame)], 0, 0
         findings: list[Finding] = []
-        res = self.residual.detect(output)  # other detector families, on the output itself
+        changed = changed_mask(original, output)
+        res = self.residual.find(original, output, changed)  # other detector families, on the output
         for box in res.boxes:
-            if unchanged(original, output, box):
-                findings.append(
-                    Finding("face", f"face left visible at {_where(box)}{where}", _box(box), frame, self.residual.name)
-                )
-        planned = self.planner.detect(original)
+            findings.append(
+                Finding("face", f"face left visible at {_where(box)}{where}", _box(box), frame, self.residual.name)
+            )
+        planned = self.plan(original)
         # A face of the original whose core is unchanged in the output was left as it was.
-        shown = np.array([f.box for f in findings], np.float32).reshape(-1, 4)
         for box in planned.boxes:
-            seen = len(shown) and iou_matrix(box[None], shown).max() > 0.3
-            if not seen and box[3] - box[1] >= MIN_VISIBLE and unchanged(original, output, box):
+            if box[3] - box[1] < MIN_VISIBLE or _seen(box, findings):
+                continue
+            if unchanged(original, output, box):
                 findings.append(
                     Finding("face", f"face left unobscured at {_where(box)}{where}", _box(box), frame, "centerface")
                 )
-        faces = _union(planned, res)
-        compared = 0
+            elif (share := left_share(original, output, changed, box)) >= PARTLY:
+                findings.append(
+                    Finding(
+                        "face",
+                        f"face partly unobscured at {_where(box)}{where} ({share:.0%} of it left as it was)",
+                        _box(box),
+                        frame,
+                        "centerface",
+                    )
+                )
+        # Every face: still recognisable? (for a face reported as visible, the distance is evidence)
+        faces = list(_union(planned, res).boxes)
+        compared = flat = 0
+        todo = []
+        for b in faces:
+            if b[3] - b[1] < MIN_FACE or b[2] - b[0] < MIN_FACE * 0.5:
+                continue
+            compared += 1
+            if erased(output, b):
+                flat += 1
+            else:
+                todo.append(b)
         if self.reid is not None:
-            for m in self.reid.compare(original, output, faces.boxes):
-                compared += 1
+            for m in self.reid.compare(original, output, todo):
                 if m.risk:
                     findings.append(
                         Finding(
@@ -127,7 +154,17 @@ class Auditor:
                             round(m.distance, 3),
                         )
                     )
-        return findings, compared
+        else:
+            compared = flat
+        return findings, compared, flat
+
+    def plan(self, original: np.ndarray) -> Detections:
+        """CenterFace's faces of the original (what the plan saw), remembered for the last frame
+        so that auditing several outputs of one original detects once."""
+        key = (original.shape, hashlib.blake2b(np.ascontiguousarray(original).data, digest_size=16).digest())
+        if self._last is None or self._last[0] != key:
+            self._last = (key, self.planner.detect(original))
+        return self._last[1]
 
     def pair(self, original: Path, output: Path) -> FileAudit:
         """Audit one file pair; any read error becomes `error` (never an exception)."""
@@ -142,7 +179,7 @@ class Auditor:
                 a = image.read(original, self.max_pixels)
                 b = image.read(output, self.max_pixels)
                 rep.height, rep.width = a.rgb.shape[:2]
-                rep.findings, rep.faces_compared = self.frame(a.rgb, b.rgb)
+                rep.findings, rep.faces_compared, rep.faces_erased = self.frame(a.rgb, b.rgb)
                 rep.frames_checked = rep.frames_total = 1
             try:
                 rep.findings += [Finding("metadata", f"{m.what}: {m.detail}") for m in metadata.scan(output)]
@@ -168,9 +205,10 @@ class Auditor:
                     if n % every:
                         continue
                     rep.height, rep.width = fa.shape[:2]
-                    found, compared = self.frame(fa, fb, n)
+                    found, compared, flat = self.frame(fa, fb, n)
                     rep.findings += found
                     rep.faces_compared += compared
+                    rep.faces_erased += flat
                     rep.frames_checked += 1
                 rep.frames_total = n + 1
                 if every > 1:
@@ -197,6 +235,12 @@ def _union(a: Detections, b: Detections) -> Detections:
     boxes = np.concatenate([a.boxes.reshape(-1, 4), b.boxes.reshape(-1, 4)]).astype(np.float32)
     scores = np.concatenate([a.scores, b.scores]).astype(np.float32)
     return nms(Detections(boxes, scores, "union"), 0.5)
+
+
+def _seen(box: Any, findings: list[Finding]) -> bool:
+    """`box` overlaps a face already reported as visible."""
+    shown = np.array([f.box for f in findings if f.box is not None], np.float32).reshape(-1, 4)
+    return bool(len(shown) and iou_matrix(np.asarray(box, np.float32)[None, :4], shown).max() > 0.3)
 
 
 def _box(box: Any) -> list[float]:

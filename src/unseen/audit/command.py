@@ -23,8 +23,9 @@ EPILOG = """examples:
   unseen audit DCIM/ public/ --html audit.html     a report to read or send (no original is shown)
   unseen audit clip.mp4 clip.unseen.mp4 --every 1  every video frame (default: 2 per second)
   unseen run DCIM/ -o public/ --audit --json       anonymise and audit in one go
-checks: faces left visible (dlib HOG and OpenCV Haar, other families than the CenterFace plan),
-faces a recognition model (dlib ResNet) still matches with the original, and metadata left in.
+checks: faces left (wholly or partly) unobscured, also those found by dlib HOG and OpenCV Haar
+(other families than the CenterFace plan), faces a recognition model (dlib ResNet) still matches
+with the original, and metadata left in.
 exit codes: 0 all clear, 3 a risk was found, 1 a file could not be checked, 2 bad usage"""
 
 

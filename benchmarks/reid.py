@@ -5,14 +5,23 @@ Protocol (LFW folds 1-5 of the standard pairs.txt, 112x112 aligned crops):
    distance that accepts at most 0.1% of different-person pairs).
 2. For each same-person pair (a, b), `a` is anonymised and compared with the untouched `b`.
    unseen: CenterFace (default preset) finds the face in `a`, the region is the detector box grown
-   by unseen's default margin (ellipse, clipped to the crop) - exactly what `unseen run` paints -
+   by unseen's default margin and default shape (clipped to the crop) - exactly what `unseen run` paints -
    and every method of unseen.obscure.obscure paints that same region. deface 1.5.0 runs at its
    defaults (its own detection, threshold 0.2, mask scale 1.3, ellipse) with blur and mosaic.
    A crop where a tool finds no face stays unchanged, as it would in real use.
 3. The anonymised face is aligned with the landmarks found on the *original* `a` (the strongest
    alignment an attacker could have), embedded, and compared with `b`.
-The leak rate is the share of same-person pairs that still match. Chance level is the FAR (0.1%).
-Embeddings live in memory for this run only. Usage: python benchmarks/reid.py [--limit N]
+The leak rate is the share of same-person pairs that still match.
+4. Control (chance level, measured rather than assumed): the same anonymised `a` is also compared
+   with photos of *other* people, computed the same way - one impostor photo per face (the second
+   photo of the i-th different-person pair, or its first if that is `a`'s person) and, for a
+   tighter estimate, every photo of the different-person pairs that shows someone else. A method
+   whose output matches the same person no more often than other people leaves no identity that
+   this recogniser can use; a flat fill that lands near the threshold does so for everyone.
+`--cross 229,672` checks what `fill` matches are made of: each listed pair's `fill` output against
+every listed pair's other photo; a flat output that matches other people's photos as closely as its
+own person's carries no identity. Embeddings live in memory for this run only.
+Usage: python benchmarks/reid.py [--limit N] [--same N] [--cross N,N,...]
 """
 
 from __future__ import annotations
@@ -69,13 +78,46 @@ class Embedder:
         return [np.asarray(v) for v in self.net.compute_face_descriptor(chips)]
 
 
+def cross_check(same: list[tuple[Path, Path]], nums: list[int]) -> None:
+    """Print distances from `fill` of pair i's `a` to every listed pair's clean `b` (pair = order in pairs.txt)."""
+    from unseen.detect.base import Detections
+
+    det, emb = make_detector("default", threads=1), Embedder()
+
+    def prepared(p: Path) -> tuple[np.ndarray, object, tuple[float, ...]]:
+        rgb = np.asarray(Image.open(p).convert("RGB"))
+        d = det.detect(rgb)
+        box = tuple(float(v) for v in d.boxes[int(np.argmax(d.scores))]) if len(d) else (0, 0, *rgb.shape[1::-1])
+        return rgb, emb.landmarks(rgb, box), box
+
+    filled, clean = [], []
+    for n in nums:
+        a, b = same[n - 1]
+        rgb, shape, box = prepared(a)
+        h, w = rgb.shape[:2]
+        d1 = Detections(np.array([box], np.float32), np.ones(1, np.float32), "centerface")
+        filled.append(emb.embed([obscure(rgb, regions_for(d1, w, h), "fill")], shape)[0])
+        rgb_b, shape_b, _ = prepared(b)
+        clean.append(emb.embed([rgb_b], shape_b)[0])
+    print("Distance from `unseen fill` of pair i's first photo (rows) to pair j's second photo (columns)\n")
+    print("| fill of pair | " + " | ".join(f"{n} ({same[n - 1][1].parent.name})" for n in nums) + " |")
+    print("|---|" + "---|" * len(nums))
+    for n, v in zip(nums, filled, strict=True):
+        cells = " | ".join(f"{np.linalg.norm(v - c):.3f}" for c in clean)
+        print(f"| {n} ({same[n - 1][0].parent.name}) | {cells} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--limit", type=int, help="use only the first N same and N different pairs")
     ap.add_argument("--same", type=int, help="anonymise only the first N same-person pairs (threshold: all pairs)")
+    ap.add_argument("--cross", help="comma-separated pair numbers: cross-check their `fill` matches and stop")
     args = ap.parse_args()
     root = need(DATA / "lfw")
     same, diff = read_pairs(root, args.limit)
+    if args.cross:
+        cross_check(same, [int(v) for v in args.cross.split(",")])
+        return
     anonymise = same[: args.same or None]
     det = make_detector("default", threads=1)
     deface = Deface()
@@ -106,10 +148,21 @@ def main() -> None:
     allowed = int(np.floor(0.001 * len(d_diff)))  # false accepts allowed at FAR 0.1%
     thr = float(np.sort(d_diff)[allowed]) if len(d_diff) else 0.6  # accept when distance < thr
     far = float((d_diff < thr).mean())
+    pool = sorted({p for pair in diff for p in pair})  # photos for the all-other-people control
+    pool_vec = np.stack([clean(p) for p in pool]) if pool else np.zeros((0, 128))
+    pool_who = np.array([p.parent.name for p in pool])
+
+    def impostor(i: int, a: Path) -> Path:
+        """One photo of someone other than `a`'s person: from the i-th different-person pair."""
+        c, d = diff[i % len(diff)]
+        return d if d.parent.name != a.parent.name else c
+
     print(f"  clean pairs embedded, {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
 
     names = [f"unseen {m}" for m in METHODS] + ["deface blur", "deface mosaic"]
     leaks = {n: 0 for n in names}
+    control = {n: 0 for n in ["none (clean)", *names]}  # one impostor photo per face
+    wide = {n: [0, 0] for n in control}  # matches, comparisons against every other person's photo
     no_face = {"unseen": 0, "deface": 0}
     fill_hits: list[tuple[int, float, float]] = []  # pair number, distance, obscured share of the crop
     for i, (a, b) in enumerate(anonymise):
@@ -130,8 +183,14 @@ def main() -> None:
         dets = deface.detect(rgb)
         no_face["deface"] += len(dets) == 0
         outs += [deface.anonymize(rgb, dets, "blur"), deface.anonymize(rgb, dets, "mosaic")]
-        other = clean(b)
-        for n, v in zip(names, emb.embed(outs, shape), strict=True):
+        other, stranger = clean(b), clean(impostor(i, a))
+        others = pool_vec[pool_who != a.parent.name]
+        for n, v in zip(["none (clean)", *names], [clean(a), *emb.embed(outs, shape)], strict=True):
+            control[n] += bool(np.linalg.norm(v - stranger) < thr)
+            wide[n][0] += int((np.linalg.norm(others - v, axis=1) < thr).sum())
+            wide[n][1] += len(others)
+            if n not in leaks:
+                continue
             dist = float(np.linalg.norm(v - other))
             leaks[n] += bool(dist < thr)
             if n == "unseen fill" and dist < thr:
@@ -146,16 +205,25 @@ def main() -> None:
     if len(anonymise) < len(same):
         print(f"anonymised: the first {len(anonymise)} same-person pairs (--same {len(anonymise)})")
     print(f"crops where no face was found (left unchanged): unseen {no_face['unseen']}, deface {no_face['deface']}\n")
-    print("| method | anonymised face still matches the other photo | times chance level (FAR) |")
-    print("|---|---|---|")
+    n_an = max(len(anonymise), 1)
+    print(
+        "| method | matches the other photo of the same person | control: matches another person's photo "
+        "| control: matches other people's photos (all) | same person vs control |"
+    )
+    print("|---|---|---|---|---|")
 
-    def times(rate: float) -> str:
-        return f"{rate / far:.0f}x" if far > 0 else "n/a (FAR 0 at this --limit)"
+    def row(n: str, hits: int) -> None:
+        rate, ctl = hits / n_an, control[n] / n_an
+        w_rate = wide[n][0] / max(wide[n][1], 1)
+        ratio = f"{rate / w_rate:.1f}x" if w_rate > 0 else ("n/a" if hits == 0 else "inf")
+        print(
+            f"| {n} | {rate:.1%} ({hits}/{len(anonymise)}) | {ctl:.1%} ({control[n]}/{len(anonymise)}) "
+            f"| {w_rate:.2%} ({wide[n][0]:,}/{wide[n][1]:,}) | {ratio} |"
+        )
 
-    print(f"| none (clean pairs) | {(d_same < thr).mean():.1%} | {times(float((d_same < thr).mean()))} |")
+    row("none (clean)", int((d_same[: len(anonymise)] < thr).sum()))
     for n in names:
-        rate = leaks[n] / max(len(anonymise), 1)
-        print(f"| {n} | {rate:.1%} ({leaks[n]}/{len(anonymise)}) | {times(rate)} |")
+        row(n, leaks[n])
     if fill_hits:
         print("\nSame-person pairs where `unseen fill` still matched (pair = order in pairs.txt):")
         print("\n| pair | distance | share of the 112x112 crop painted |")

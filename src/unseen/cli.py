@@ -128,6 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--workers", type=_positive, help="worker processes or Ray actors (default: all cores)")
     g.add_argument("--ray-address", help="Ray cluster to use (auto, ray://HEAD:10001); default: a local Ray")
+    g.add_argument(
+        "--rehash",
+        action="store_true",
+        help="hash every input the manifest calls done instead of trusting its size and mtime (reads every input)",
+    )
 
     scan = sub.add_parser(
         "scan", help="find faces and write the plan; change nothing", epilog=EPILOG_SCAN, formatter_class=fmt
@@ -274,11 +279,13 @@ def _run_batch(args: argparse.Namespace, opts: Options) -> int:
     if args.engine == "ray":
         from unseen.engines.ray import run_ray
 
-        summary = run_ray(args.inputs, args.output, opts, args.ray_address, args.workers, quiet=args.json)
+        summary = run_ray(
+            args.inputs, args.output, opts, args.ray_address, args.workers, quiet=args.json, rehash=args.rehash
+        )
     else:
         from unseen.engines.local import run_local
 
-        summary = run_local(args.inputs, args.output, opts, args.workers, quiet=args.json)
+        summary = run_local(args.inputs, args.output, opts, args.workers, quiet=args.json, rehash=args.rehash)
     plan = summary.plan()
     if args.plan:
         plan.save(args.plan)

@@ -35,6 +35,14 @@ def _model() -> bytes:
         ) from e
     ins = {i.name: [d.dim_value for d in i.type.tensor_type.shape.dim] for i in static.graph.input}
     outs = {o.name: [d.dim_value for d in o.type.tensor_type.shape.dim] for o in static.graph.output}
+    # The file lists its 194 weight tensors as graph *inputs* too, which forbids onnxruntime to
+    # treat them as constants: no batch norm folded into the convolutions, no fused Conv+ReLU.
+    # Dropping them from the inputs gives the same outputs (within 1e-5) 2-3x faster.
+    weights = {t.name for t in static.graph.initializer}
+    kept = [i for i in static.graph.input if i.name not in weights]
+    del static.graph.input[:]
+    static.graph.input.extend(kept)
+    ins = {k: v for k, v in ins.items() if k not in weights}
     ins["input.1"] = ["B", 3, "H", "W"]
     outs.update(
         {"537": ["B", 1, "h", "w"], "538": ["B", 2, "h", "w"], "539": ["B", 2, "h", "w"], "540": ["B", 10, "h", "w"]}
@@ -48,6 +56,8 @@ def _session(threads: int) -> ort.InferenceSession:
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Threads spinning while they wait steal the cores that decoding and encoding need.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.log_severity_level = 3
     return ort.InferenceSession(_model(), opts, providers=["CPUExecutionProvider"])
 

@@ -25,6 +25,20 @@ from unseen.pipeline import Options, Outcome, apply_file, scan_file, sha256
 from unseen.pipeline import Progress as FileProgress
 from unseen.plan import MediaPlan, Plan, Settings, from_json
 
+# Inference threads per worker, the same whatever the worker count: onnxruntime's CPU GEMM picks
+# its summation blocking from each thread's share of the columns, so on small feature maps (the
+# deepest layers of a small tile) 1 and 2 threads round differently in the last bits. That was
+# enough to move a plan's box edge (810.0 vs 809.9) or score (0.2066 vs 0.2065), so a file's plan
+# and output could depend on how many workers shared the batch. The cores go to more workers.
+INFERENCE_THREADS = 1
+
+
+def load_detector(name: str) -> Detector:
+    """The photo detector every engine uses, built so that its results do not depend on the engine."""
+    from unseen.detect.presets import make_detector
+
+    return make_detector(name, INFERENCE_THREADS)
+
 
 def process_file(
     src: Path,
@@ -80,13 +94,16 @@ def split_done(
     settings: str,
     stat: Callable[[str], tuple[int, int] | None],
     out_size: Callable[[str], int | None],
-    digest: Callable[[str], str] | None = None,
+    digest: Callable[[str], str],
+    rehash: bool = False,
 ) -> tuple[list[Job], list[Record]]:
     """Split (source, rel) pairs into jobs to run and manifest records to reuse.
 
     `stat(src)` gives (size, mtime_ns); `out_size(rel_output)` the size of an existing output.
-    A record whose input size matches but mtime differs is reused only if `digest(src)` equals
-    its SHA-256 (a copied or touched file is not redone; an edited one is)."""
+    A record whose input size and mtime match is trusted as is; one whose size matches but mtime
+    differs is reused only if `digest(src)` equals its SHA-256 (a copied or touched file is not
+    redone; an edited one is). `rehash` hashes every candidate, for inputs edited in place with
+    their size and mtime put back (a restore, a tool that keeps mtimes): slower, reads every input."""
     jobs: list[Job] = []
     reused: list[Record] = []
     for src, rel in files:
@@ -98,11 +115,14 @@ def split_done(
         cand = manifest.candidate(rel, settings, out_size(rec.output))
         if st is None or cand is None:
             jobs.append(Job(src, rel))
-        elif (cand.size, cand.mtime_ns) == st:
+            continue
+        same_stat = (cand.size, cand.mtime_ns) == st
+        if same_stat and not rehash:
             reused.append(cand)
-        elif digest is not None and cand.size == st[0] and digest(src) == cand.sha256:
-            cand.mtime_ns = st[1]
-            manifest.append(cand)  # remember the new mtime so the next resume need not hash
+        elif cand.size == st[0] and digest(src) == cand.sha256:
+            if not same_stat:
+                cand.mtime_ns = st[1]
+                manifest.append(cand)  # remember the new mtime so the next resume need not hash
             reused.append(cand)
         else:
             jobs.append(Job(src, rel))

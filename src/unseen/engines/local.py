@@ -6,6 +6,9 @@ parent process writes the manifest, one fsync'ed line per finished file, in fini
 
 Workers are started with "spawn", not "fork": the parent runs rich's refresh thread, and forking a
 threaded process can deadlock. The cost is one import and detector load per worker (about a second).
+
+Every worker, and the one-worker path in this process, runs inference on `INFERENCE_THREADS`
+threads (see batch.py): a file's plan and output bytes do not depend on the worker count.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from unseen.engines.batch import (
     Job,
     Summary,
     drop_own_outputs,
+    load_detector,
     local_digest,
     local_stat,
     process_file,
@@ -44,11 +48,6 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def threads_per_worker(workers: int) -> int:
-    """Split the cores between workers so N processes do not each start N inference threads."""
-    return max(1, cpu_count() // max(1, workers))
-
-
 def run_local(
     inputs: list[Path],
     out_dir: Path | None,
@@ -56,12 +55,14 @@ def run_local(
     workers: int | None = None,
     quiet: bool = False,
     on_record: Callable[[Record], None] | None = None,
+    rehash: bool = False,
 ) -> Summary:
     """Anonymise every input into `out_dir` with `workers` processes (default: all cores).
 
     With an output folder the batch is resumable: inputs recorded as done with the same settings
-    are skipped, changed ones redone. Without one, outputs go beside the inputs and nothing is
-    recorded. `on_record` sees each record as it is written (tests, benchmarks)."""
+    are skipped, changed ones redone (`rehash`: judged by content hash, not size and mtime).
+    Without one, outputs go beside the inputs and nothing is recorded. `on_record` sees each
+    record as it is written (tests, benchmarks)."""
     t0 = time.monotonic()
     root, files = discover(inputs, opts.follow_symlinks)
     settings = settings_key(opts)
@@ -76,7 +77,7 @@ def run_local(
         refused: list[Record] = []
         if out is not None and manifest is not None:
             pairs = drop_own_outputs(pairs, out, manifest)
-        jobs, reused = split_done(pairs, manifest, settings, local_stat, _out_size(out), local_digest)
+        jobs, reused = split_done(pairs, manifest, settings, local_stat, _out_size(out), local_digest, rehash)
         if out is not None:
             jobs, refused = refuse_overwrites(jobs, out, settings)
         n = max(1, min(workers or cpu_count(), len(jobs)))
@@ -125,9 +126,7 @@ def _serial(
 ) -> None:
     if not jobs:
         return
-    from unseen.detect.presets import make_detector
-
-    detector = make_detector(opts.detector)
+    detector = load_detector(opts.detector)
     for job in jobs:
         record(process_file(Path(job.src), job.rel, root, out, detector, opts, settings, bar.file_progress))
 
@@ -139,16 +138,14 @@ _opts: Options | None = None
 _queue: Any = None
 
 
-def _init(opts: Options, threads: int, progress: Any) -> None:
+def _init(opts: Options, progress: Any) -> None:
+    """One worker: single-threaded OpenCV too, since the cores are shared out as workers."""
     global _detector, _opts, _queue
-    if threads == 1:
-        os.environ.setdefault("OMP_NUM_THREADS", "1")
-        import cv2
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import cv2
 
-        cv2.setNumThreads(1)
-    from unseen.detect.presets import make_detector
-
-    _detector = make_detector(opts.detector, threads)
+    cv2.setNumThreads(1)
+    _detector = load_detector(opts.detector)
     _opts = opts
     _queue = progress
 
@@ -188,9 +185,7 @@ def _pool(
     retry: list[Job] = []
     while True:
         pending: dict[Future[Record], Job] = {}
-        ex = ProcessPoolExecutor(
-            n, mp_context=ctx, initializer=_init, initargs=(opts, threads_per_worker(n), progress_q)
-        )
+        ex = ProcessPoolExecutor(n, mp_context=ctx, initializer=_init, initargs=(opts, progress_q))
         broken = False
         try:
             while True:

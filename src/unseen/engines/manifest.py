@@ -9,9 +9,10 @@ A record is written only after the output was renamed into place, so "done in th
 implies "complete output on disk". The converse does not hold (a crash between the rename and the
 append), and then the file is simply done again: the rename is atomic, so redoing is harmless.
 
-What makes a record reusable (`Manifest.reusable`): status done, the same settings key, the input
-unchanged (same size and mtime, or failing that the same SHA-256), and the output still present
-with the size recorded. Failed files are always retried.
+What makes a record reusable (`Manifest.candidate`, then `batch.split_done`): status done, the
+same settings key, the input unchanged (same size and mtime, or failing that the same SHA-256;
+with `--rehash`, the same SHA-256 always), and the output still present with the size recorded.
+Failed files are always retried.
 """
 
 from __future__ import annotations
@@ -124,16 +125,9 @@ class Manifest:
         os.fsync(self._file.fileno())
         self.records[rec.path] = rec
 
-    def reusable(self, rel: str, size: int, mtime_ns: int, settings: str, out_size: int | None) -> Record | None:
-        """The record to reuse for an input whose stat is (size, mtime_ns), if the stat matches.
-        `out_size` is the current size of the recorded output (None: missing). A record whose stat
-        differs but whose size matches may still be reusable after hashing: see `needs_hash`."""
-        rec = self.candidate(rel, settings, out_size)
-        if rec is not None and rec.size == size and rec.mtime_ns == mtime_ns:
-            return rec
-        return None
-
     def candidate(self, rel: str, settings: str, out_size: int | None) -> Record | None:
+        """The done record for `rel` with these settings whose output (`out_size`: its current
+        size, None if missing) is intact; whether the input is unchanged is the caller's test."""
         rec = self.records.get(rel)
         if rec is None or not rec.ok or rec.settings != settings or rec.output is None:
             return None

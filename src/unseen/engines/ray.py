@@ -15,6 +15,7 @@ local disk, processed, and the output uploaded under a hidden `.part` name then 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -31,6 +32,7 @@ from unseen.engines.batch import (
     BatchProgress,
     Summary,
     drop_own_outputs,
+    load_detector,
     local_digest,
     process_file,
     refuse_overwrites,
@@ -135,12 +137,10 @@ class _Worker:
     def __init__(self, opts: dict[str, Any], root: str, out: str, settings: str, gpu: bool) -> None:
         import cv2
 
-        from unseen.detect.presets import make_detector
-
         cv2.setNumThreads(1)
         self.opts = Options(**opts)
         self.root, self.out, self.settings = root, out, settings
-        self.detector = make_detector(self.opts.detector, 1)
+        self.detector = load_detector(self.opts.detector)
         if gpu:
             _use_cuda(self.detector)
 
@@ -177,6 +177,18 @@ class _Worker:
                 except OSError as e:
                     rec.status, rec.error = "failed", f"{rel}: cannot write the output: {e}"
             return rec
+
+
+def _digest(src: str) -> str:
+    """SHA-256 of a local file or an object (streamed through this process, not stored)."""
+    if not is_uri(src):
+        return local_digest(src)
+    fs, path = _fs(src)
+    h = hashlib.sha256()
+    with fs.open_input_stream(path) as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def _download(uri: str, dest: Path) -> None:
@@ -243,8 +255,10 @@ def run_ray(
     workers: int | None = None,
     quiet: bool = False,
     on_record: Callable[[Record], None] | None = None,
+    rehash: bool = False,
 ) -> Summary:
-    """Anonymise every input into `out` on Ray; resumable through the manifest like `run_local`.
+    """Anonymise every input into `out` on Ray; resumable through the manifest like `run_local`
+    (`rehash` too: the driver then hashes every input recorded as done, objects included).
 
     `address` None starts a local Ray instance (and stops it at the end); otherwise connects to
     that cluster (`auto`, `ray://head:10001`). `workers`: actors (default: one per GPU if the
@@ -287,7 +301,8 @@ def run_ray(
             settings,
             lambda src: info.get(by_src[src]),
             _out_size(out_fs, out_base),
-            None if any(is_uri(i) for i in in_uris) else local_digest,
+            _digest,
+            rehash,
         )
         if not is_uri(out_uri):
             jobs, refused = refuse_overwrites(jobs, Path(out_uri), settings)

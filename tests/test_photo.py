@@ -220,3 +220,33 @@ def test_folded_centerface_gives_the_shipped_models_heatmap() -> None:
     got = _session(1).run(None, {"input.1": blob})[0]
     assert want.max() > 0.5  # faces in the crop, so the comparison means something
     assert np.abs(got - want).max() < 1e-3
+
+
+def test_overlapping_passes_merge_into_a_box_that_covers_each_confident_one() -> None:
+    from unseen.detect.base import Detections, nms
+
+    boxes = np.array([[100, 100, 200, 220], [105, 120, 205, 250], [80, 80, 210, 250]], np.float32)
+    dets = Detections(boxes, np.array([0.9, 0.6, 0.3], np.float32), "centerface")
+    merged = nms(dets, 0.4, union=0.5)
+    assert len(merged) == 1 and merged.scores[0] == pytest.approx(0.9)
+    # the 0.6 box (chin lower) is inside; the 0.3 box, under half the top score, is not
+    assert merged.boxes[0].tolist() == [100, 100, 205, 250]
+    assert nms(dets, 0.4).boxes[0].tolist() == [100, 100, 200, 220]
+
+
+def test_low_scoring_boxes_get_wider_margins() -> None:
+    from unseen.detect.base import Detections
+    from unseen.pipeline import DEFAULT_MARGIN, LOW_SCORE_MARGIN, regions_for
+
+    raw = np.array([[400, 400, 500, 500]] * 2, np.float32)
+    sure, unsure = regions_for(Detections(raw, np.array([1.0, 0.1], np.float32), "centerface"), 1000, 1000)
+    assert sure.box == (
+        400 - 100 * DEFAULT_MARGIN,
+        400 - 150 * DEFAULT_MARGIN,
+        500 + 100 * DEFAULT_MARGIN,
+        500 + 100 * DEFAULT_MARGIN,
+    )
+    grown = DEFAULT_MARGIN + 0.9 * LOW_SCORE_MARGIN
+    assert unsure.box == pytest.approx(
+        (400 - 100 * grown, 400 - 150 * grown, 500 + 100 * grown, 500 + 100 * grown), abs=0.1
+    )

@@ -21,7 +21,7 @@ from unseen import __version__
 from unseen import plan as plan_mod
 from unseen.detect.presets import PRESETS
 from unseen.errors import PlanError, UnseenError
-from unseen.pipeline import DEFAULT_MARGIN, DEFAULT_SHAPE, Options, Outcome
+from unseen.pipeline import DEFAULT_MARGIN, DEFAULT_SHAPE, LOW_SCORE_MARGIN, Options, Outcome
 from unseen.progress import Reporter
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_RISK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -68,8 +68,9 @@ def _media_options(p: argparse.ArgumentParser) -> None:
         "--margin",
         type=float,
         default=DEFAULT_MARGIN,
-        help=f"grow each face box by this share of its size per side (default {DEFAULT_MARGIN}: "
-        "covers hair line, ears, chin)",
+        help=f"grow a confident face box by this share of its size per side, 1.5x upwards (default "
+        f"{DEFAULT_MARGIN}: covers hair line, ears, chin); less confident boxes, which are looser, "
+        f"get up to {LOW_SCORE_MARGIN} more",
     )
     g.add_argument(
         "--shape",

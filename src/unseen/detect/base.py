@@ -49,18 +49,30 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(union, 1e-9)
 
 
-def nms(dets: Detections, iou: float = 0.4) -> Detections:
-    """Greedy non-maximum suppression; among overlapping boxes the highest score survives."""
+def nms(dets: Detections, iou: float = 0.4, union: float | None = None) -> Detections:
+    """Greedy non-maximum suppression; among overlapping boxes the highest score survives.
+
+    With `union`, the survivor grows to the union of the boxes it suppresses that score at
+    least `union` times its own: passes at different scales frame the same face differently
+    (one cuts the chin, another the brow), and covering all of them is what protects it."""
     if len(dets) == 0:
         return dets
     order = np.argsort(-dets.scores)
-    boxes = dets.boxes[order]
+    boxes, scores = dets.boxes[order], dets.scores[order]
     overlaps = iou_matrix(boxes, boxes)
     keep: list[int] = []
+    kept: list[np.ndarray] = []
     suppressed = np.zeros(len(order), bool)
     for i in range(len(order)):
         if suppressed[i]:
             continue
+        cluster = ~suppressed & (overlaps[i] > iou)
+        cluster[i] = True
+        box = boxes[i]
+        if union is not None:
+            part = boxes[cluster & (scores >= union * scores[i])]
+            box = np.concatenate([part[:, :2].min(0), part[:, 2:].max(0)])
         keep.append(i)
-        suppressed |= overlaps[i] > iou
-    return dets.select(order[np.array(keep)])
+        kept.append(box)
+        suppressed |= cluster
+    return Detections(np.array(kept, np.float32).reshape(-1, 4), scores[keep], dets.detector)

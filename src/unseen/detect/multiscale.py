@@ -30,18 +30,21 @@ class MultiScale:
         nms_iou: float = 0.4,
         large_threshold: float | None = None,
         large_side: float = 40.0,
+        union: float | None = None,
     ) -> None:
         """`scales` multiply a working size whose long side is at most `max_side` pixels, so a
         phone photo and a WIDER image cost about the same. The base detector's own threshold
         applies to small boxes; boxes at least `large_side` working pixels on their short side
         must reach `large_threshold`. Small crowd faces only ever score low, while low-scoring
-        large boxes are mostly false alarms that would paint large areas."""
+        large boxes are mostly false alarms that would paint large areas. `union` is passed to
+        `nms`: the passes' boxes of one face are merged into the box that covers them all."""
         self.base = base
         self.scales = tuple(scales)
         self.max_side = max_side
         self.nms_iou = nms_iou
         self.large_threshold = large_threshold
         self.large_side = large_side
+        self.union = union
         self.name = base.name
 
     def detect(self, rgb: np.ndarray) -> Detections:
@@ -59,7 +62,7 @@ class MultiScale:
             sides = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) * work
             keep = (sides < self.large_side) | (scores >= self.large_threshold)
             boxes, scores = boxes[keep], scores[keep]
-        return nms(Detections(boxes, scores, self.name), self.nms_iou)
+        return nms(Detections(boxes, scores, self.name), self.nms_iou, self.union)
 
     def _pass(self, rgb: np.ndarray, factor: float, upsampled: bool = False) -> Detections:
         """Detect at `factor` x the original size. An upsampled pass keeps only the small faces

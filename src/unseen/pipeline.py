@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from unseen.detect.base import Detections, Detector
 from unseen.errors import OutputError, UnseenError
@@ -152,10 +153,15 @@ def _walk(top: Path, follow_symlinks: bool) -> Iterator[Path]:
 
 
 def sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
+        return sha256_stream(f)
+
+
+def sha256_stream(f: Any) -> str:
+    """SHA-256 of a binary stream read in 1 MiB chunks (a file, or an object-store stream)."""
+    h = hashlib.sha256()
+    for chunk in iter(lambda: f.read(1 << 20), b""):
+        h.update(chunk)
     return h.hexdigest()
 
 

@@ -15,7 +15,6 @@ local disk, processed, and the output uploaded under a hidden `.part` name then 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -41,7 +40,7 @@ from unseen.engines.batch import (
 from unseen.engines.local import cpu_count
 from unseen.engines.manifest import MANIFEST_NAME, Manifest, Record, settings_key, sweep_partials
 from unseen.errors import UnseenError
-from unseen.pipeline import MEDIA_SUFFIXES, OUTPUT_TAG, Options, discover
+from unseen.pipeline import MEDIA_SUFFIXES, OUTPUT_TAG, Options, discover, sha256_stream
 
 LOCAL_OBJECT_STORE = 500 * 1024**2  # a laptop-sized local instance; a cluster sets its own
 
@@ -184,11 +183,8 @@ def _digest(src: str) -> str:
     if not is_uri(src):
         return local_digest(src)
     fs, path = _fs(src)
-    h = hashlib.sha256()
     with fs.open_input_stream(path) as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+        return sha256_stream(f)
 
 
 def _download(uri: str, dest: Path) -> None:

@@ -180,6 +180,9 @@ def test_signal_during_write_leaves_nothing(tmp_path: Path, face: Path, sig: int
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A shell that starts pytest in the background leaves SIGINT ignored, and children inherit
+        # that; a user's Ctrl-C reaches unseen with the default action, so the test restores it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 120

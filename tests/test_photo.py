@@ -250,3 +250,25 @@ def test_low_scoring_boxes_get_wider_margins() -> None:
     assert unsure.box == pytest.approx(
         (400 - 100 * grown, 400 - 150 * grown, 500 + 100 * grown, 500 + 100 * grown), abs=0.1
     )
+
+
+def test_fill_takes_no_colour_from_a_face_that_fills_its_crop(tmp_path: Path) -> None:
+    """On a tight crop (LFW) the ring around the face is mostly outside the image: the fill is
+    the neutral grey, not the skin and hair colour at the crop's edge. With room around the
+    face (the same crop padded with a background), the ring's colour is used."""
+    from unseen.obscure import NEUTRAL
+
+    src = data("lfw", "images", "Aaron_Sorkin", "Aaron_Sorkin_0001.jpg")
+    crop = tmp_path / "crop.png"
+    Image.open(src).convert("RGB").save(crop)
+    padded = tmp_path / "padded.png"
+    canvas = Image.new("RGB", (336, 336), (30, 140, 200))
+    canvas.paste(Image.open(src).convert("RGB"), (112, 112))
+    canvas.save(padded)
+    out = tmp_path / "out"
+    assert main(["run", str(crop), str(padded), "-o", str(out)]) == 0
+    tight = rgb(out / "crop.png")
+    assert tuple(tight[56, 56]) == NEUTRAL
+    roomy = rgb(out / "padded.png")
+    assert tuple(roomy[168, 168]) != NEUTRAL
+    assert np.abs(roomy[168, 168].astype(int) - (30, 140, 200)).max() < 60  # mostly the background

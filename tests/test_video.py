@@ -279,3 +279,22 @@ def test_yuv_painter_matches_the_photo_fill(tmp_path: Path) -> None:
     assert np.abs(got.astype(int) - expected.astype(int))[mask].max() <= 4
     # Touching regions share one colour.
     assert (got[150, 250].astype(int) - got[150, 350].astype(int)).__abs__().max() <= 1
+
+
+def test_yuv_painter_paints_neutral_where_the_ring_is_outside_the_frame() -> None:
+    """A region filling the frame leaves a ring of a few rows: like the photo fill, the video
+    painter then uses the neutral grey rather than the colour of those rows."""
+    from unseen.obscure import NEUTRAL, obscure
+    from unseen.plan import Region
+
+    src = data("videos", "intel_sample_videos", "asl_gestures", "eat.mkv")
+    dec = media.Decoded(src)
+    frame = next(f for i, f in dec if i == 5).reformat(format="yuv420p")
+    regions = [Region((0, 0, 640, 470), "box")]
+    photo = obscure(frame.to_ndarray(format="rgb24"), regions, "fill")
+    painted = media.paint_planar(frame, regions, "fill")
+    dec.close()
+    assert painted is not None
+    got = painted.to_ndarray(format="rgb24")
+    assert np.abs(photo[200, 300].astype(int) - NEUTRAL).max() == 0
+    assert np.abs(got[200, 300].astype(int) - NEUTRAL).max() <= 2

@@ -2,7 +2,9 @@
 
 `fill` (the default) paints each group of touching regions with one colour computed only from
 pixels *around* the group that no region covers, never from a face, so nothing of any face
-survives. `solid` paints black.
+survives. Where most of that ring lies outside the image or under other regions (a face that
+fills a tight crop), the few pixels left are hair and skin, so the region gets NEUTRAL instead:
+a colour taken from the person would carry their skin tone. `solid` paints black.
 `mosaic` and `blur` keep a coarse version of the face: they look softer but trained models can
 partly undo them (see docs/threat-model.md and benchmarks/reid.py); they are opt-in only.
 """
@@ -18,6 +20,10 @@ import numpy as np
 from unseen.plan import Region
 
 RING = 0.15  # ring width for `fill`, as a fraction of the region's size
+MIN_CONTEXT = 0.25  # share of the ring that must be free image pixels for `fill` to take its colour
+# Dark grey: of the flat colours tried, the one whose face chip lies furthest from every LFW photo
+# under dlib's ResNet (mid-grey and skin tones come within its same-person threshold of a few).
+NEUTRAL = (64, 64, 64)
 
 
 def region_mask(region: Region, width: int, height: int) -> tuple[slice, slice, np.ndarray]:
@@ -73,7 +79,7 @@ def obscure(rgb: np.ndarray, regions: Iterable[Region], method: str = "fill") ->
 
 def _fill(out: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Paint each connected blob of `mask` with the mean colour of the unmasked pixels in a
-    band around it (RING of its size); a blob with no such pixels gets mid-grey."""
+    band around it (RING of its size); NEUTRAL where under MIN_CONTEXT of that band is free."""
     if not mask.any():
         return out
     h, w = mask.shape
@@ -83,10 +89,18 @@ def _fill(out: np.ndarray, mask: np.ndarray) -> np.ndarray:
         pad = max(2, round(RING * max(bw, bh)))
         x1, y1, x2, y2 = max(0, x - pad), max(0, y - pad), min(w, x + bw + pad), min(h, y + bh + pad)
         around = out[y1:y2, x1:x2][~mask[y1:y2, x1:x2]]
-        colour = around.mean(axis=0).round().astype(np.uint8) if len(around) else np.full(3, 128, np.uint8)
+        if len(around) < MIN_CONTEXT * ring_area(bw, bh, pad, int(stats[k, 4])):
+            colour = np.array(NEUTRAL, np.uint8)
+        else:
+            colour = around.mean(axis=0).round().astype(np.uint8)
         blob = labels[y : y + bh, x : x + bw] == k
         out[y : y + bh, x : x + bw][blob] = colour
     return out
+
+
+def ring_area(width: int, height: int, pad: int, painted: int) -> int:
+    """Unpainted pixels in a width x height box grown by `pad`, were none clipped by the image."""
+    return (width + 2 * pad) * (height + 2 * pad) - painted
 
 
 def _mosaic(patch: np.ndarray) -> np.ndarray:

@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from unseen.errors import MediaError
-from unseen.obscure import RING, coverage_mask, region_mask
+from unseen.obscure import MIN_CONTEXT, NEUTRAL, RING, coverage_mask, region_mask, ring_area
 from unseen.plan import Region
 
 # Output suffix -> PyAV muxer. Suffixes not listed are written as MP4 (the output name changes).
@@ -353,7 +353,7 @@ def paint_planar(frame: Any, regions: list[Region], method: str) -> Any | None:
     y, u, v = (_plane(frame, i, h if i == 0 else h // 2, w if i == 0 else w // 2) for i in range(3))
     free = (~mask).view(np.uint8)
     free_c = (~_quad_any(mask)).view(np.uint8)
-    full_range = frame.format.name == "yuvj420p"
+    full_range = frame.format.name == "yuvj420p" or frame.color_range == 2  # AVCOL_RANGE_JPEG
     for group in _groups(regions, w, h):
         x1, y1, x2, y2 = group.bounds
         blob = np.zeros((y2 - y1, x2 - x1), bool)
@@ -369,11 +369,11 @@ def paint_planar(frame: Any, regions: list[Region], method: str) -> Any | None:
             pad = max(2, round(RING * max(x2 - x1, y2 - y1)))
             cp = max(1, -(-pad // 2))
             c_box = (ey1 // 2 - cp, ey2 // 2 + cp, ex1 // 2 - cp, ex2 // 2 + cp)
-            colour = (
-                _ring_mean(y, free, (y1 - pad, y2 + pad, x1 - pad, x2 + pad)),
-                _ring_mean(u, free_c, c_box),
-                _ring_mean(v, free_c, c_box),
-            )
+            luma, n_free = _ring_mean(y, free, (y1 - pad, y2 + pad, x1 - pad, x2 + pad))
+            if n_free < MIN_CONTEXT * ring_area(x2 - x1, y2 - y1, pad, int(blob.sum())):
+                colour = _neutral_yuv(full_range)
+            else:
+                colour = (luma, _ring_mean(u, free_c, c_box)[0], _ring_mean(v, free_c, c_box)[0])
         y[y1:y2, x1:x2][blob] = colour[0]
         blob_c = _quad_any(big)
         u[ey1 // 2 : ey2 // 2, ex1 // 2 : ex2 // 2][blob_c] = colour[1]
@@ -423,15 +423,22 @@ def _quad_any(m: np.ndarray) -> np.ndarray:
     return np.asarray(m[0::2, 0::2] | m[0::2, 1::2] | m[1::2, 0::2] | m[1::2, 1::2])
 
 
-def _ring_mean(plane: np.ndarray, free: np.ndarray, box: tuple[int, int, int, int]) -> int:
+def _ring_mean(plane: np.ndarray, free: np.ndarray, box: tuple[int, int, int, int]) -> tuple[int, int]:
     """Mean of `plane` over the window (y1, y2, x1, x2), clipped, where `free` (uint8, no region
-    covers the sample) is set; mid-grey if there is no such sample (the whole window painted)."""
+    covers the sample) is set, and the number of such samples (mean 128 if there are none)."""
     ph, pw = plane.shape
     y1, y2, x1, x2 = max(0, box[0]), min(ph, box[1]), max(0, box[2]), min(pw, box[3])
     keep = free[y1:y2, x1:x2]
-    if not cv2.countNonZero(keep):
-        return 128
-    return int(np.clip(round(cv2.mean(np.ascontiguousarray(plane[y1:y2, x1:x2]), keep)[0]), 0, 255))
+    n = cv2.countNonZero(keep)
+    if not n:
+        return 128, 0
+    return int(np.clip(round(cv2.mean(np.ascontiguousarray(plane[y1:y2, x1:x2]), keep)[0]), 0, 255)), n
+
+
+def _neutral_yuv(full_range: bool) -> tuple[int, int, int]:
+    """obscure.NEUTRAL (a grey) in Y'CbCr: full range, or BT.601 limited range."""
+    grey = NEUTRAL[0]
+    return (grey if full_range else round(16 + grey * 219 / 255), 128, 128)
 
 
 def _plane(frame: Any, i: int, rows: int, cols: int) -> np.ndarray:

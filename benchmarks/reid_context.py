@@ -42,7 +42,9 @@ from unseen.pipeline import regions_for
 from unseen.plan import METHODS
 from widerface import load_gt
 
-THRESHOLD = 0.560  # `python benchmarks/reid.py`: largest distance at FAR 0.1% on LFW clean pairs
+# `python benchmarks/reid.py`: largest distance at FAR 0.1% on LFW clean pairs (it moves a little
+# with unseen's default detector, whose box starts the landmark search on the clean photos)
+THRESHOLD = 0.557
 MIN_FACE = 32  # px, as the audit's reid check
 FACE_PX = 100  # faces are scaled to this height before HOG, landmarks and alignment
 

@@ -436,9 +436,13 @@ def _ring_mean(plane: np.ndarray, free: np.ndarray, box: tuple[int, int, int, in
 
 
 def _neutral_yuv(full_range: bool) -> tuple[int, int, int]:
-    """obscure.NEUTRAL (a grey) in Y'CbCr: full range, or BT.601 limited range."""
-    grey = NEUTRAL[0]
-    return (grey if full_range else round(16 + grey * 219 / 255), 128, 128)
+    """obscure.NEUTRAL in BT.601 Y'CbCr, full or limited range (as FFmpeg converts RGB by default)."""
+    r, g, b = NEUTRAL
+    luma = 0.299 * r + 0.587 * g + 0.114 * b
+    cb, cr = (b - luma) / 1.772, (r - luma) / 1.402
+    if full_range:
+        return round(luma), round(128 + cb), round(128 + cr)
+    return round(16 + luma * 219 / 255), round(128 + cb * 224 / 255), round(128 + cr * 224 / 255)
 
 
 def _plane(frame: Any, i: int, rows: int, cols: int) -> np.ndarray:

@@ -2,9 +2,9 @@
 
 `fill` (the default) paints each group of touching regions with one colour computed only from
 pixels *around* the group that no region covers, never from a face, so nothing of any face
-survives. Where most of that ring lies outside the image or under other regions (a face that
-fills a tight crop), the few pixels left are hair and skin, so the region gets NEUTRAL instead:
-a colour taken from the person would carry their skin tone, and a recogniser can match it. `solid` paints black.
+survives. Where most of that ring lies outside the image (a face that fills a tight crop), the
+few pixels left are hair and skin, so the region gets NEUTRAL instead: a colour taken from the
+person would carry their skin tone, and a recogniser can match it. `solid` paints black.
 `mosaic` and `blur` keep a coarse version of the face: they look softer but trained models can
 partly undo them (see docs/threat-model.md and benchmarks/reid.py); they are opt-in only.
 """
@@ -20,7 +20,7 @@ import numpy as np
 from unseen.plan import Region
 
 RING = 0.15  # ring width for `fill`, as a fraction of the region's size
-MIN_CONTEXT = 0.25  # share of the ring that must be free image pixels for `fill` to take its colour
+MIN_CONTEXT = 0.25  # share of the ring that must lie inside the image for `fill` to take its colour
 # A deep blue, a colour no face has. Measured with dlib's ResNet over 512 flat colours against the
 # 3,811 LFW photos of folds 1-5: a flat grey chip comes within the same-person threshold of 5-7
 # (blurry, dark) photos, a skin tone or black of more, this blue of 1, with the widest margin.
@@ -80,7 +80,7 @@ def obscure(rgb: np.ndarray, regions: Iterable[Region], method: str = "fill") ->
 
 def _fill(out: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Paint each connected blob of `mask` with the mean colour of the unmasked pixels in a
-    band around it (RING of its size); NEUTRAL where under MIN_CONTEXT of that band is free."""
+    band around it (RING of its size); NEUTRAL where that band is mostly outside the image."""
     if not mask.any():
         return out
     h, w = mask.shape
@@ -90,7 +90,8 @@ def _fill(out: np.ndarray, mask: np.ndarray) -> np.ndarray:
         pad = max(2, round(RING * max(bw, bh)))
         x1, y1, x2, y2 = max(0, x - pad), max(0, y - pad), min(w, x + bw + pad), min(h, y + bh + pad)
         around = out[y1:y2, x1:x2][~mask[y1:y2, x1:x2]]
-        if len(around) < MIN_CONTEXT * ring_area(bw, bh, pad, int(stats[k, 4])):
+        whole = (bw + 2 * pad) * (bh + 2 * pad)
+        if not len(around) or mostly_outside((x2 - x1) * (y2 - y1), whole, int(stats[k, 4])):
             colour = np.array(NEUTRAL, np.uint8)
         else:
             colour = around.mean(axis=0).round().astype(np.uint8)
@@ -99,9 +100,11 @@ def _fill(out: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def ring_area(width: int, height: int, pad: int, painted: int) -> int:
-    """Unpainted pixels in a width x height box grown by `pad`, were none clipped by the image."""
-    return (width + 2 * pad) * (height + 2 * pad) - painted
+def mostly_outside(inside: int, whole: int, painted: int) -> bool:
+    """Whether a blob's ring lies mostly outside the image: `inside` pixels of the `whole` window
+    around it (its box grown by the ring) are in the image, `painted` of them the blob's own.
+    Other regions in the ring do not count: in a crowd the ring is other people, not this one."""
+    return inside - painted < MIN_CONTEXT * (whole - painted)
 
 
 def _mosaic(patch: np.ndarray) -> np.ndarray:

@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from unseen.errors import MediaError
-from unseen.obscure import MIN_CONTEXT, NEUTRAL, RING, coverage_mask, region_mask, ring_area
+from unseen.obscure import NEUTRAL, RING, coverage_mask, mostly_outside, region_mask
 from unseen.plan import Region
 
 # Output suffix -> PyAV muxer. Suffixes not listed are written as MP4 (the output name changes).
@@ -370,7 +370,9 @@ def paint_planar(frame: Any, regions: list[Region], method: str) -> Any | None:
             cp = max(1, -(-pad // 2))
             c_box = (ey1 // 2 - cp, ey2 // 2 + cp, ex1 // 2 - cp, ex2 // 2 + cp)
             luma, n_free = _ring_mean(y, free, (y1 - pad, y2 + pad, x1 - pad, x2 + pad))
-            if n_free < MIN_CONTEXT * ring_area(x2 - x1, y2 - y1, pad, int(blob.sum())):
+            inside = (min(h, y2 + pad) - max(0, y1 - pad)) * (min(w, x2 + pad) - max(0, x1 - pad))
+            whole = (x2 - x1 + 2 * pad) * (y2 - y1 + 2 * pad)
+            if not n_free or mostly_outside(inside, whole, int(blob.sum())):
                 colour = _neutral_yuv(full_range)
             else:
                 colour = (luma, _ring_mean(u, free_c, c_box)[0], _ring_mean(v, free_c, c_box)[0])

@@ -254,7 +254,7 @@ def test_low_scoring_boxes_get_wider_margins() -> None:
 
 def test_fill_takes_no_colour_from_a_face_that_fills_its_crop(tmp_path: Path) -> None:
     """On a tight crop (LFW) the ring around the face is mostly outside the image: the fill is
-    the neutral grey, not the skin and hair colour at the crop's edge. With room around the
+    the neutral colour, not the skin and hair colour at the crop's edge. With room around the
     face (the same crop padded with a background), the ring's colour is used."""
     from unseen.obscure import NEUTRAL
 
@@ -272,3 +272,20 @@ def test_fill_takes_no_colour_from_a_face_that_fills_its_crop(tmp_path: Path) ->
     roomy = rgb(out / "padded.png")
     assert tuple(roomy[168, 168]) != NEUTRAL
     assert np.abs(roomy[168, 168].astype(int) - (30, 140, 200)).max() < 60  # mostly the background
+
+
+def test_fill_keeps_the_ring_colour_for_a_face_ringed_by_other_faces() -> None:
+    """In a crowd the ring around a face is mostly other (painted) faces: that is not a tight
+    crop, so the face still gets the colour of the few free pixels around it, not NEUTRAL."""
+    from unseen.obscure import NEUTRAL, obscure
+    from unseen.plan import Region
+
+    img = rgb(data("dlib_faces", "2008_002470.jpg"))
+    centre = Region((200.0, 100.0, 260.0, 160.0), "box")
+    # eight neighbours 2 px away from it, covering nearly all of its ring
+    ring = [
+        Region((200.0 + dx * 62, 100.0 + dy * 62, 260.0 + dx * 62, 160.0 + dy * 62), "box")
+        for dx, dy in [(-1, -1), (0, -1), (1, -1), (-1, 0), (1, 0), (-1, 1), (0, 1), (1, 1)]
+    ]
+    out = obscure(img, [centre, *ring], "fill")
+    assert tuple(out[130, 230]) != NEUTRAL

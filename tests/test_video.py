@@ -283,7 +283,7 @@ def test_yuv_painter_matches_the_photo_fill(tmp_path: Path) -> None:
 
 def test_yuv_painter_paints_neutral_where_the_ring_is_outside_the_frame() -> None:
     """A region filling the frame leaves a ring of a few rows: like the photo fill, the video
-    painter then uses the neutral grey rather than the colour of those rows."""
+    painter then uses the neutral colour rather than the colour of those rows."""
     from unseen.obscure import NEUTRAL, obscure
     from unseen.plan import Region
 

@@ -15,6 +15,7 @@ import struct
 import zlib
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from PIL import Image
@@ -69,6 +70,8 @@ def test_malformed_photo_refused_with_clear_message(name: str, word: str) -> Non
         image.read(path)
     _one_line(str(err.value), name)
     assert word in str(err.value)
+    if word == "animated":  # a readable file we refuse is not called corrupt
+        assert "corrupt" not in str(err.value)
 
 
 @pytest.mark.parametrize("name", SALVAGED)
@@ -208,9 +211,22 @@ def test_broken_video_clear_error_no_output(name: str, tmp_path: Path, capsys) -
     else:
         assert code == cli.EXIT_FAILED
         _one_line(result["files"][0]["error"], name)
+        assert "unexpected" not in result["files"][0]["error"]  # a known failure, not a crash
     assert not [p for p in out.rglob("*") if p.is_file() and p.name != "unseen-manifest.jsonl"] or all(
         p.suffix in (".jsonl", ".json") for p in out.rglob("*") if p.is_file()
     )
+
+
+def test_audio_stream_without_codec_refused_then_dropped_with_no_audio(tmp_path: Path, capsys) -> None:
+    """An MP4 whose audio track has no sample description: refused (audio is kept by default,
+    and this one cannot be), with the way out in the message; --no-audio then renders it."""
+    src = data("dirty", "malformed", "sample_missing_stsd.mp4")
+    assert cli.main(["run", str(src), "-o", str(tmp_path / "a"), "--workers", "1", "--json"]) == cli.EXIT_FAILED
+    error = json.loads(capsys.readouterr().out)["files"][0]["error"]
+    assert "--no-audio" in error and not (tmp_path / "a" / src.name).exists()
+    assert cli.main(["run", str(src), "-o", str(tmp_path / "b"), "--no-audio", "--json"]) == cli.EXIT_OK
+    with av.open(str(tmp_path / "b" / src.name)) as c:
+        assert not c.streams.audio and sum(1 for _ in c.decode(video=0)) > 0
 
 
 @pytest.mark.skipif(importlib.util.find_spec("unseen.video") is None, reason="unseen.video not written yet")

@@ -96,6 +96,8 @@ def decode(data: bytes, suffix: str, name: str, max_pixels: int = DEFAULT_MAX_PI
             raise LimitError(
                 f"{name}: refused as a decompression bomb ({_why(e)}); raise --max-pixels if the file is trusted"
             ) from e
+        except MediaError:  # our own checks (animated, extension that lies, too many pixels) say it already
+            raise
         except UnidentifiedImageError as e:
             raise MediaError(
                 f"{name}: not an image that unseen can read (unknown or corrupt format); re-export it from the source"

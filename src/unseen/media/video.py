@@ -87,6 +87,19 @@ def _video_stream(container: Any, path: Path) -> Any:
     raise MediaError(f"{path.name}: has no video stream")
 
 
+def _audio_streams(container: Any, path: Path) -> list[Any]:
+    """The audio streams to keep; one whose header has no codec description cannot be copied or
+    decoded, so the file is refused (fail closed) with the way out rather than silently muted."""
+    streams = list(container.streams.audio)
+    for s in streams:
+        if s.codec_context is None:
+            raise MediaError(
+                f"{path.name}: audio stream {s.index} has no codec description (corrupt header); "
+                "rerun with --no-audio to drop the audio"
+            )
+    return streams
+
+
 def _turns(rotation: float) -> int:
     """FFmpeg's display rotation is counter-clockwise degrees to turn the frame for display."""
     return round(rotation / 90) % 4
@@ -140,7 +153,7 @@ class Decoded:
         self.container = _open(path)
         self.stream = _video_stream(self.container, path)
         self.stream.thread_type = "AUTO"
-        self.audio = list(self.container.streams.audio) if audio else []
+        self.audio = _audio_streams(self.container, path) if audio else []
         self.info = _info(self.stream, None)
         self.frames = 0
 

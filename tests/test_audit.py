@@ -141,6 +141,17 @@ def test_unseen_encoded_images_carry_no_metadata(fmt: str) -> None:
     assert scan_image(image.encode(pic.rgb, None, fmt)) == []
 
 
+@pytest.mark.parametrize("name", ["sample_with_ass_subtitles.mkv", "sample_with_metadata.mp4"])
+def test_unseen_video_outputs_carry_no_metadata(name: str, tmp_path: Path) -> None:
+    """unseen's own video outputs scan clean: what the muxers write (Matroska's per-stream
+    DURATION, MP4's brands) is not reported, so every MKV does not read as a risk."""
+    from unseen.audit.metadata import scan
+    from unseen.cli import main
+
+    assert main(["run", str(data("dirty", "video", name)), "-o", str(tmp_path), "--fast"]) == 0
+    assert scan(tmp_path / name) == []
+
+
 def test_html_report_embeds_only_the_output(rendered: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     report = rendered["root"] / "report.html"
     assert main(["audit", str(rendered["orig"]), str(rendered["leak"]), "--html", str(report)]) == 3
@@ -199,3 +210,17 @@ def test_run_with_audit_json_is_one_document(
     assert rep["done"] == 1 and rep["failed"] == 0
     assert rep["audit"]["totals"] == {"files": 1, "clear": 1, "risk": 0, "error": 0}
     assert rep["audit"]["files"][0]["output"] == rep["files"][0]["output"]
+
+
+def test_reid_takes_strided_frames() -> None:
+    """Rotated video frames reach the recogniser as strided views (np.rot90): they must be
+    compared, not crash the audit (dlib accepts only contiguous arrays)."""
+    from PIL import Image
+
+    from unseen.audit.reid import Reidentifier
+
+    face = np.asarray(Image.open(data("lfw", "images", "Aaron_Sorkin", "Aaron_Sorkin_0001.jpg")).convert("RGB"))
+    view = face[:, ::-1]  # mirrored: a face still, as a view with a negative stride
+    assert not view.flags["C_CONTIGUOUS"]
+    distance, control = Reidentifier().distances(view, view, (20.0, 20.0, 92.0, 100.0))
+    assert distance < 0.05 < control

@@ -189,6 +189,8 @@ class Auditor:
             rep.error = str(e)
         except OSError as e:
             rep.error = f"{output}: cannot read ({e})"
+        except Exception as e:  # noqa: BLE001 - a bug on one file is that file's error, never a clear verdict
+            rep.error = f"{output}: unexpected {type(e).__name__}: {e} (not audited; please report this bug)"
         rep.seconds = time.perf_counter() - t0
         return rep
 

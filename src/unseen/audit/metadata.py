@@ -10,6 +10,7 @@ stream. Technical tags that every muxer writes (brand, encoder name, handler) ar
 from __future__ import annotations
 
 import io
+import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ class MetaFinding:
 
 
 # Container tags written by every muxer; they say nothing about the person or the device.
+DURATION = re.compile(r"\d{1,3}:\d{2}:\d{2}(\.\d{1,9})?")  # a stream length, nothing else
 BENIGN_TAGS = frozenset({"major_brand", "minor_version", "compatible_brands", "encoder", "language", "vendor_id"})
 BENIGN_HANDLERS = frozenset({"VideoHandler", "SoundHandler", "AudioHandler", "Core Media Video", "Core Media Audio"})
 # TIFF baseline tags that describe the pixel layout only (Pillow writes these).
@@ -234,6 +236,8 @@ def _tags(tags: dict[str, str], where: str) -> list[MetaFinding]:
     for k, v in tags.items():
         key = k.lower()
         if key in BENIGN_TAGS or (key == "handler_name" and v in BENIGN_HANDLERS):
+            continue
+        if key == "duration" and DURATION.fullmatch(v):  # Matroska's muxer writes one per stream
             continue
         what = "GPS" if "location" in key or "gps" in key else "tag"
         out.append(MetaFinding(what, f"{where} tag {k!r} ({len(v)} characters)"))

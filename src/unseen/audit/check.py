@@ -222,11 +222,12 @@ class Auditor:
 
 
 def _frames(container: Any, stream: Any) -> Iterator[np.ndarray]:
-    """Upright RGB frames (the display rotation applied, as players show them)."""
+    """Upright RGB frames (the display rotation applied, as players show them), C-contiguous as
+    dlib needs them: FFmpeg pads the rows of some widths (854 px), and rot90 is a strided view."""
     for f in container.decode(stream):
         rgb = f.to_ndarray(format="rgb24")
         k = (int(getattr(f, "rotation", 0) or 0) // 90) % 4
-        yield np.ascontiguousarray(np.rot90(rgb, k)) if k else rgb
+        yield np.ascontiguousarray(np.rot90(rgb, k) if k else rgb)
 
 
 def _union(a: Detections, b: Detections) -> Detections:

@@ -75,10 +75,7 @@ class Reidentifier:
         x1, y1, x2, y2 = (round(v) for v in box)
         shape = self._shape(original, dlib.rectangle(x1, y1, x2, y2))
         erased = obscure(original, [Region(expand(box, 0.25, w, h))], "fill")
-        # dlib takes only C-contiguous arrays; a rotated video frame is a strided view.
-        chips = [
-            dlib.get_face_chip(np.ascontiguousarray(img), shape, 150, 0.25) for img in (original, anonymised, erased)
-        ]
+        chips = [dlib.get_face_chip(img, shape, 150, 0.25) for img in (original, anonymised, erased)]
         a, b, c = (np.asarray(v) for v in self._net.compute_face_descriptor(chips))
         return float(np.linalg.norm(a - b)), float(np.linalg.norm(a - c))
 

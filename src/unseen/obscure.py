@@ -87,11 +87,10 @@ def _fill(out: np.ndarray, mask: np.ndarray) -> np.ndarray:
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
     for k in range(1, count):
         x, y, bw, bh = (int(v) for v in stats[k, :4])
-        pad = max(2, round(RING * max(bw, bh)))
+        pad = ring_pad(bw, bh)
         x1, y1, x2, y2 = max(0, x - pad), max(0, y - pad), min(w, x + bw + pad), min(h, y + bh + pad)
         around = out[y1:y2, x1:x2][~mask[y1:y2, x1:x2]]
-        whole = (bw + 2 * pad) * (bh + 2 * pad)
-        if not len(around) or mostly_outside((x2 - x1) * (y2 - y1), whole, int(stats[k, 4])):
+        if not len(around) or mostly_outside((x, y, x + bw, y + bh), pad, w, h, int(stats[k, 4])):
             colour = np.array(NEUTRAL, np.uint8)
         else:
             colour = around.mean(axis=0).round().astype(np.uint8)
@@ -100,10 +99,18 @@ def _fill(out: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def mostly_outside(inside: int, whole: int, painted: int) -> bool:
-    """Whether a blob's ring lies mostly outside the image: `inside` pixels of the `whole` window
-    around it (its box grown by the ring) are in the image, `painted` of them the blob's own.
-    Other regions in the ring do not count: in a crowd the ring is other people, not this one."""
+def ring_pad(width: int, height: int) -> int:
+    """Width in pixels of the ring around a width x height blob that `fill` takes its colour from."""
+    return max(2, round(RING * max(width, height)))
+
+
+def mostly_outside(box: tuple[int, int, int, int], pad: int, width: int, height: int, painted: int) -> bool:
+    """Whether the ring (`pad` wide) around a blob with integer bounds `box` and `painted` pixels
+    lies mostly outside the width x height image. Other regions in the ring do not count: in a
+    crowd the ring is other people, not this one."""
+    x1, y1, x2, y2 = box
+    whole = (x2 - x1 + 2 * pad) * (y2 - y1 + 2 * pad)
+    inside = (min(width, x2 + pad) - max(0, x1 - pad)) * (min(height, y2 + pad) - max(0, y1 - pad))
     return inside - painted < MIN_CONTEXT * (whole - painted)
 
 

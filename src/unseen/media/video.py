@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from unseen.errors import MediaError
-from unseen.obscure import NEUTRAL, RING, coverage_mask, mostly_outside, region_mask
+from unseen.obscure import NEUTRAL, coverage_mask, mostly_outside, region_mask, ring_pad
 from unseen.plan import Region
 
 # Output suffix -> PyAV muxer. Suffixes not listed are written as MP4 (the output name changes).
@@ -379,13 +379,11 @@ def paint_planar(frame: Any, regions: list[Region], method: str) -> Any | None:
         if method == "solid":
             colour = (0 if full_range else 16, 128, 128)
         else:
-            pad = max(2, round(RING * max(x2 - x1, y2 - y1)))
+            pad = ring_pad(x2 - x1, y2 - y1)
             cp = max(1, -(-pad // 2))
             c_box = (ey1 // 2 - cp, ey2 // 2 + cp, ex1 // 2 - cp, ex2 // 2 + cp)
             luma, n_free = _ring_mean(y, free, (y1 - pad, y2 + pad, x1 - pad, x2 + pad))
-            inside = (min(h, y2 + pad) - max(0, y1 - pad)) * (min(w, x2 + pad) - max(0, x1 - pad))
-            whole = (x2 - x1 + 2 * pad) * (y2 - y1 + 2 * pad)
-            if not n_free or mostly_outside(inside, whole, int(blob.sum())):
+            if not n_free or mostly_outside(group.bounds, pad, w, h, int(blob.sum())):
                 colour = _neutral_yuv(full_range)
             else:
                 colour = (luma, _ring_mean(u, free_c, c_box)[0], _ring_mean(v, free_c, c_box)[0])

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from _common import DATA, need
-from reid import Embedder, read_pairs
+from reid import Embedder, best_box, read_pairs
 from unseen.detect.presets import make_detector
 from unseen.obscure import NEUTRAL
 
@@ -35,8 +35,7 @@ def main() -> None:
     vecs = []
     for p in photos:
         rgb = np.asarray(Image.open(p).convert("RGB"))
-        d = det.detect(rgb)
-        box = tuple(float(v) for v in d.boxes[int(np.argmax(d.scores))]) if len(d) else (0, 0, *rgb.shape[1::-1])
+        box = best_box(det, rgb) or (0, 0, *rgb.shape[1::-1])
         vecs.append(emb.embed([rgb], emb.landmarks(rgb, box))[0])
     photo_vecs = np.stack(vecs)
     levels = range(0, 256, 32)

@@ -78,6 +78,13 @@ class Embedder:
         return [np.asarray(v) for v in self.net.compute_face_descriptor(chips)]
 
 
+def best_box(det, rgb: np.ndarray) -> tuple[float, ...] | None:  # noqa: ANN001
+    """unseen's most confident face box in the photo (None if it finds none): where the
+    landmark search starts, on clean and anonymised photos alike."""
+    d = det.detect(rgb)
+    return tuple(float(v) for v in d.boxes[int(np.argmax(d.scores))]) if len(d) else None
+
+
 def cross_check(same: list[tuple[Path, Path]], nums: list[int]) -> None:
     """Print distances from `fill` of pair i's `a` to every listed pair's clean `b` (pair = order in pairs.txt)."""
     from unseen.detect.base import Detections
@@ -86,8 +93,7 @@ def cross_check(same: list[tuple[Path, Path]], nums: list[int]) -> None:
 
     def prepared(p: Path) -> tuple[np.ndarray, object, tuple[float, ...]]:
         rgb = np.asarray(Image.open(p).convert("RGB"))
-        d = det.detect(rgb)
-        box = tuple(float(v) for v in d.boxes[int(np.argmax(d.scores))]) if len(d) else (0, 0, *rgb.shape[1::-1])
+        box = best_box(det, rgb) or (0, 0, *rgb.shape[1::-1])
         return rgb, emb.landmarks(rgb, box), box
 
     filled, clean = [], []
@@ -128,8 +134,7 @@ def main() -> None:
         """Pixels, landmarks and unseen's face box (None if CenterFace found no face)."""
         if p not in cache:
             rgb = np.asarray(Image.open(p).convert("RGB"))
-            d = det.detect(rgb)
-            box = tuple(float(v) for v in d.boxes[int(np.argmax(d.scores))]) if len(d) else None
+            box = best_box(det, rgb)
             h, w = rgb.shape[:2]
             cache[p] = (rgb, emb.landmarks(rgb, box or (0, 0, w, h)), box)
         return cache[p]

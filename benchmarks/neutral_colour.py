@@ -49,15 +49,16 @@ def main() -> None:
 
     margin = np.percentile(dist, 0.5, axis=0)  # how far the nearest few photos are, per colour
 
-    def best(rows: np.ndarray) -> int:
-        """The colour near the fewest of these photos; among ties, the one with the widest margin."""
-        return int(np.lexsort((-np.percentile(dist[rows], 0.5, axis=0), near[rows].sum(0)))[0])
+    def ranking(rows: np.ndarray) -> np.ndarray:
+        """Colours, those near the fewest of these photos first; among ties, the widest margin."""
+        return np.lexsort((-np.percentile(dist[rows], 0.5, axis=0), near[rows].sum(0)))
 
     print(f"LFW folds 1-5: {len(photos)} photos; {len(colours)} flat colours; threshold {THRESHOLD}\n")
     print("| colour (RGB) | photos within the threshold | nearest photo | 0.5th percentile distance |")
     print("|---|---|---|---|")
-    order = sorted(range(len(colours)), key=lambda i: (int(near[:, i].sum()), -margin[i]))
-    shown = order[:8] + [i for i, c in enumerate(colours) if c in ((128, 128, 128), (0, 0, 0), (192, 160, 128))]
+    every = np.ones(len(photos), bool)
+    shown = [int(i) for i in ranking(every)[:8]]
+    shown += [colours.index(c) for c in ((0, 0, 0), (128, 128, 128), (192, 160, 128))]  # black, grey, a skin tone
     for i in dict.fromkeys(shown + [colours.index(NEUTRAL)]):
         tag = " (NEUTRAL)" if colours[i] == NEUTRAL else ""
         print(
@@ -75,7 +76,7 @@ def main() -> None:
         half = set(rng.choice(people, len(people) // 2, replace=False))
         in_half = np.array([p.parent.name in half for p in photos])
         for tune, test in ((in_half, ~in_half), (~in_half, in_half)):
-            chosen = best(tune)
+            chosen = int(ranking(tune)[0])
             hits, grey_hits = int(near[test][:, chosen].sum()), int(near[test][:, grey].sum())
             held_best, held_grey, held_n = held_best + hits, held_grey + grey_hits, held_n + int(test.sum())
             print(f"| {split} | {int(tune.sum())} | {colours[chosen]} | {hits}/{int(test.sum())} | {grey_hits} |")

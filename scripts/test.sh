@@ -24,7 +24,7 @@ if ! { .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,
   exit 1
 fi
 
-.venv/bin/ruff check src tests benchmarks
-.venv/bin/ruff format --check src tests benchmarks
+.venv/bin/ruff check src tests benchmarks scripts
+.venv/bin/ruff format --check src tests benchmarks scripts
 .venv/bin/mypy
 .venv/bin/pytest -q "$@"

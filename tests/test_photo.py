@@ -222,6 +222,36 @@ def test_folded_centerface_gives_the_shipped_models_heatmap() -> None:
     assert np.abs(got - want).max() < 1e-3
 
 
+def test_int8_centerface_finds_the_faces_the_float_model_finds() -> None:
+    """Video runs the int8 copy of CenterFace at threshold 0.13: on a real crowd photo scaled as
+    a 1080p frame is for detection, every face the float model is sure of (score >= 0.5) is
+    found again, in the same place."""
+    import cv2
+
+    from unseen.detect.base import iou_matrix
+    from unseen.detect.centerface import CenterFace, _session
+
+    src = data("widerface", "images", "2--Demonstration", "2_Demonstration_Political_Rally_2_83.jpg")
+    rgb = np.asarray(Image.open(src).convert("RGB"))
+    small = np.ascontiguousarray(cv2.resize(rgb, None, fx=2 / 3, fy=2 / 3, interpolation=cv2.INTER_AREA))
+    sure = CenterFace(0.5, 1).detect(small)
+    int8 = CenterFace(0.13, 1)
+    int8.session = _session(1, True)  # the int8 model itself, whatever this CPU would choose
+    found = int8.detect(small)
+    assert len(sure) >= 5
+    assert (iou_matrix(sure.boxes, found.boxes).max(axis=1) >= 0.5).all()
+
+
+def test_int8_centerface_runs_only_where_the_cpu_makes_it_faster(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without int8 dot-product instructions int8 convolutions are slower (and can saturate), so
+    asking for int8 there gets the float model."""
+    import unseen.detect.centerface as cf
+
+    monkeypatch.setattr(cf, "int8_is_fast", lambda: False)
+    det = cf.CenterFace(0.13, 1, int8=True)
+    assert not det.int8 and det.session is cf._session(1, False)
+
+
 def test_overlapping_passes_merge_into_a_box_that_covers_each_confident_one() -> None:
     from unseen.detect.base import Detections, nms
 

@@ -47,6 +47,10 @@ class VideoSettings:
       detection image whose long side is at most `single_pass_side` gets the 1.0 pass only (a
       face filling it is still within CenterFace's range).
     - `threshold`: CenterFace score threshold (low: a false box costs a patch, a miss costs a face).
+    - `int8`: run the int8 CenterFace where the CPU has int8 dot-product instructions (~1.6x
+      faster; unseen.detect.centerface). Its scores run a little lower than the float model's:
+      on WIDER FACE photos scaled as a 1080p frame is, int8 at 0.13 protects at least as many
+      faces as float at 0.15 in every size bucket (12% more area), int8 at 0.15 fewer.
     - `jumps_share`: when more than this share of the faces of at least `jump_face * min_face`
       px at a detection frame match no track but lie near a track that lost its face (a fast
       pan or zoom), the skipped frames before it are detected too. Smaller boxes flicker at the
@@ -62,7 +66,8 @@ class VideoSettings:
     min_side: int = 320
     scales: tuple[float, ...] = (0.5, 1.0)
     single_pass_side: int = 640
-    threshold: float = 0.15
+    threshold: float = 0.13
+    int8: bool = True
     jumps_share: float = 0.25
     jump_face: float = 0.75
 
@@ -89,7 +94,7 @@ class VideoSettings:
 PRESETS: dict[str, VideoSettings] = {
     "fast": VideoSettings(step=5),
     "default": VideoSettings(),
-    "thorough": VideoSettings(step=1, min_face=16),
+    "thorough": VideoSettings(step=1, min_face=16, threshold=0.15, int8=False),
 }
 
 
@@ -101,7 +106,7 @@ def make_video_detector(s: VideoSettings, size: tuple[int, int] | None = None, t
     """The detector for a detection image of `size` (w, h). It runs on the already-scaled
     image: max_side is large on purpose."""
     scales = (1.0,) if size is not None and max(size) <= s.single_pass_side else s.scales
-    return MultiScale(CenterFace(s.threshold, threads), scales, max_side=1 << 16)
+    return MultiScale(CenterFace(s.threshold, threads, s.int8), scales, max_side=1 << 16)
 
 
 def _detect(det: Detector, small: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:

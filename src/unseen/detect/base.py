@@ -59,14 +59,15 @@ def nms(dets: Detections, iou: float = 0.4, union: float | None = None) -> Detec
         return dets
     order = np.argsort(-dets.scores)
     boxes, scores = dets.boxes[order], dets.scores[order]
-    overlaps = iou_matrix(boxes, boxes)
     keep: list[int] = []
     kept: list[np.ndarray] = []
     suppressed = np.zeros(len(order), bool)
     for i in range(len(order)):
         if suppressed[i]:
             continue
-        cluster = ~suppressed & (overlaps[i] > iou)
+        # One row per survivor, not the full matrix: CenterFace gives every heatmap cell over
+        # the threshold, thousands in a crowd, but only a few hundred survive.
+        cluster = ~suppressed & (iou_matrix(boxes[i : i + 1], boxes)[0] > iou)
         cluster[i] = True
         box = boxes[i]
         if union is not None:

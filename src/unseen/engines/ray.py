@@ -217,12 +217,13 @@ def _use_cuda(detector: Any) -> None:
 
     if "CUDAExecutionProvider" not in ort.get_available_providers():
         return
-    from unseen.detect.centerface import _model
+    from unseen.detect.centerface import model_bytes
 
     base = getattr(detector, "base", detector)
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
-    base.session = ort.InferenceSession(_model(), opts, providers=["CUDAExecutionProvider", "CPUExecutionProvider"])
+    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    base.session = ort.InferenceSession(model_bytes(), opts, providers=providers)
 
 
 def _start_ray(address: str | None, workers: int | None) -> bool:

@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from unseen.errors import MediaError
-from unseen.obscure import NEUTRAL, coverage_mask, mostly_outside, region_mask, ring_pad
+from unseen.obscure import NEUTRAL, mostly_outside, region_mask, ring_pad
 from unseen.plan import Region
 
 # Output suffix -> PyAV muxer. Suffixes not listed are written as MP4 (the output name changes).
@@ -357,17 +357,19 @@ def paint_planar(frame: Any, regions: list[Region], method: str) -> Any | None:
     w, h = frame.width, frame.height
     if method not in ("fill", "solid") or frame.format.name not in PLANAR or w % 2 or h % 2:
         return None
-    mask = coverage_mask(regions, w, h)
-    if not mask.any():
+    masks = [m for m in (region_mask(r, w, h) for r in regions) if m[2].size]
+    if not masks:
         return frame
+    mask = np.zeros((h, w), bool)
+    for ys, xs, m in masks:
+        mask[ys, xs] |= m
     # Copies the pixels only if the decoder still holds them (reference frames): its buffers
     # are never written to, and an unshared frame is painted in place with no copy at all.
     frame.make_writable()
     y, u, v = (_plane(frame, i, h if i == 0 else h // 2, w if i == 0 else w // 2) for i in range(3))
     free = (~mask).view(np.uint8)
-    free_c = (~_quad_any(mask)).view(np.uint8)
     full_range = frame.format.name == "yuvj420p" or frame.color_range == 2  # AVCOL_RANGE_JPEG
-    for group in _groups(regions, w, h):
+    for group in _groups(masks):
         x1, y1, x2, y2 = group.bounds
         blob = np.zeros((y2 - y1, x2 - x1), bool)
         for ys, xs, m in group.masks:
@@ -381,12 +383,16 @@ def paint_planar(frame: Any, regions: list[Region], method: str) -> Any | None:
         else:
             pad = ring_pad(x2 - x1, y2 - y1)
             cp = max(1, -(-pad // 2))
-            c_box = (ey1 // 2 - cp, ey2 // 2 + cp, ex1 // 2 - cp, ex2 // 2 + cp)
             luma, n_free = _ring_mean(y, free, (y1 - pad, y2 + pad, x1 - pad, x2 + pad))
             if not n_free or mostly_outside(group.bounds, pad, w, h, int(blob.sum())):
                 colour = _neutral_yuv(full_range)
             else:
-                colour = (luma, _ring_mean(u, free_c, c_box)[0], _ring_mean(v, free_c, c_box)[0])
+                # Free chroma samples (none of their four luma pixels covered), in the window only.
+                cy1, cy2 = max(0, ey1 // 2 - cp), min(h // 2, ey2 // 2 + cp)
+                cx1, cx2 = max(0, ex1 // 2 - cp), min(w // 2, ex2 // 2 + cp)
+                free_c = (~_quad_any(mask[2 * cy1 : 2 * cy2, 2 * cx1 : 2 * cx2])).view(np.uint8)
+                c_box = (cy1, cy2, cx1, cx2)
+                colour = (luma, _ring_mean(u, free_c, c_box, True)[0], _ring_mean(v, free_c, c_box, True)[0])
         y[y1:y2, x1:x2][blob] = colour[0]
         blob_c = _quad_any(big)
         u[ey1 // 2 : ey2 // 2, ex1 // 2 : ex2 // 2][blob_c] = colour[1]
@@ -400,13 +406,10 @@ class _Group:
     masks: list[tuple[slice, slice, np.ndarray]]
 
 
-def _groups(regions: list[Region], w: int, h: int) -> list[_Group]:
-    """Regions whose pixel boxes overlap or touch (8-connected), grouped: each group is painted
-    one colour, as obscure's `fill` paints each connected blob (boxes joined, not pixels: no
-    full-frame labelling, which costs more than the painting at 1080p)."""
-    masks = [m for m in (region_mask(r, w, h) for r in regions) if m[2].size]
-    if not masks:
-        return []
+def _groups(masks: list[tuple[slice, slice, np.ndarray]]) -> list[_Group]:
+    """Region masks (obscure.region_mask) whose pixel boxes overlap or touch (8-connected),
+    grouped: each group is painted one colour, as obscure's `fill` paints each connected blob
+    (boxes joined, not pixels: no full-frame labelling, which costs more than the painting at 1080p)."""
     b = np.array([(xs.start, ys.start, xs.stop, ys.stop) for ys, xs, _ in masks], np.int64)
     touch = (
         (b[:, None, 0] <= b[None, :, 2])
@@ -436,12 +439,15 @@ def _quad_any(m: np.ndarray) -> np.ndarray:
     return np.asarray(m[0::2, 0::2] | m[0::2, 1::2] | m[1::2, 0::2] | m[1::2, 1::2])
 
 
-def _ring_mean(plane: np.ndarray, free: np.ndarray, box: tuple[int, int, int, int]) -> tuple[int, int]:
+def _ring_mean(
+    plane: np.ndarray, free: np.ndarray, box: tuple[int, int, int, int], windowed: bool = False
+) -> tuple[int, int]:
     """Mean of `plane` over the window (y1, y2, x1, x2), clipped, where `free` (uint8, no region
-    covers the sample) is set, and the number of such samples (mean 128 if there are none)."""
+    covers the sample) is set, and the number of such samples (mean 128 if there are none).
+    `free` covers the whole plane, or with `windowed` just the (already clipped) window."""
     ph, pw = plane.shape
     y1, y2, x1, x2 = max(0, box[0]), min(ph, box[1]), max(0, box[2]), min(pw, box[3])
-    keep = free[y1:y2, x1:x2]
+    keep = free if windowed else free[y1:y2, x1:x2]
     n = cv2.countNonZero(keep)
     if not n:
         return 128, 0

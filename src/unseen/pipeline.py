@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -71,28 +71,44 @@ def regions_for(
     shape: str = DEFAULT_SHAPE,
     frame: int | None = None,
 ) -> list[Region]:
-    """Turn detector output into plan regions: margin added, clipped to the image.
+    """Turn detector output into plan regions: margin added, clipped to the image."""
+    out = []
+    for box, score in zip(dets.boxes.tolist(), dets.scores.tolist(), strict=True):
+        r = region_for(box, score, width, height, margin, shape, dets.detector, frame)
+        if r is not None:
+            out.append(r)
+    return out
+
+
+def region_for(
+    box: Sequence[float],
+    score: float,
+    width: int,
+    height: int,
+    margin: float,
+    shape: str,
+    detector: str,
+    frame: int | None = None,
+    track: int | None = None,
+) -> Region | None:
+    """One detector box as a plan region, or None if nothing of it is inside the image.
 
     `margin` is for a confident box; a box scored s gets `LOW_SCORE_MARGIN * (1 - s)` more,
     because low scores come with loose boxes: on WIDER FACE, covering 90% of the true face
     takes ~0.13 of the box per side at scores >= 0.8 but ~0.5 below 0.2."""
-    out = []
-    for box, score in zip(dets.boxes.tolist(), dets.scores.tolist(), strict=True):
-        raw = (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
-        grown = expand(raw, margin + LOW_SCORE_MARGIN * (1 - min(max(score, 0.0), 1.0)), width, height)
-        if grown[2] - grown[0] < 1 or grown[3] - grown[1] < 1:
-            continue
-        out.append(
-            Region(
-                box=tuple(round(v, 1) for v in grown),  # type: ignore[arg-type]
-                shape=shape,
-                score=round(float(score), 4),
-                detector=dets.detector,
-                raw_box=tuple(round(v, 1) for v in raw),  # type: ignore[arg-type]
-                frame=frame,
-            )
-        )
-    return out
+    raw = (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
+    grown = expand(raw, margin + LOW_SCORE_MARGIN * (1 - min(max(score, 0.0), 1.0)), width, height)
+    if grown[2] - grown[0] < 1 or grown[3] - grown[1] < 1:
+        return None
+    return Region(
+        box=(round(grown[0], 1), round(grown[1], 1), round(grown[2], 1), round(grown[3], 1)),
+        shape=shape,
+        score=round(float(score), 4),
+        detector=detector,
+        raw_box=(round(raw[0], 1), round(raw[1], 1), round(raw[2], 1), round(raw[3], 1)),
+        frame=frame,
+        track=track,
+    )
 
 
 def discover(inputs: list[Path], follow_symlinks: bool = False) -> tuple[Path, list[Path]]:

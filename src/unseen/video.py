@@ -13,20 +13,20 @@ Speed comes from not doing deface's work on every pixel of every frame (docs/vid
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import av
 import numpy as np
 
-from unseen.detect.base import Detections, Detector
+from unseen.detect.base import Detector
 from unseen.detect.centerface import CenterFace
 from unseen.detect.multiscale import MultiScale
 from unseen.errors import LimitError, MediaError
 from unseen.media import video as media
 from unseen.obscure import obscure
-from unseen.pipeline import Options, Progress, regions_for
+from unseen.pipeline import Options, Progress, region_for
 from unseen.plan import MediaPlan, Region
 from unseen.track import Tracker, fill
 
@@ -194,9 +194,10 @@ def scan(
     regions: list[Region] = []
     for f, items in sorted(fill(tracker.tracks, frames, s.lead, s.tail, w, h, links=tracker.links).items()):
         for item in items:
-            dets = Detections(np.array([item.box], np.float32), np.array([item.score], np.float32), det.name)
-            for r in regions_for(dets, w, h, opts.margin, opts.shape, frame=f):
-                regions.append(replace(r, track=item.track, detector=r.detector if item.detected else "track"))
+            name = det.name if item.detected else "track"
+            r = region_for(item.box, item.score, w, h, opts.margin, opts.shape, name, f, item.track)
+            if r is not None:
+                regions.append(r)
     output = Path(out).with_suffix(media.output_suffix(Path(out).suffix)).as_posix()
     return MediaPlan(rel, output, "video", w, h, digest, regions, frames=frames, fps=round(info.fps, 6))
 

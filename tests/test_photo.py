@@ -178,14 +178,14 @@ def test_bad_files_fail_cleanly_and_the_batch_goes_on(tmp_path: Path, capsys: py
     (src / "truncated.jpg").write_bytes(good[: len(good) // 3])
     with Image.open(data("dlib_faces", "2008_002506.jpg")) as im:
         im.save(src / "lies.jpg", format="PNG")  # PNG content behind a .jpg name
-    shutil.copy(data("dirty", "malformed", "decompression_bomb_extents.gif"), src / "bomb.gif")
+    shutil.copy(data("dirty", "malformed", "png_decompression_dos.png"), src / "bomb.png")
     out = tmp_path / "out"
     code = main(["run", str(src), "-o", str(out), "--json"])
     assert code == 1
     captured = capsys.readouterr()
     result = json.loads(captured.out)
     errors = {f["path"]: f["error"] for f in result["files"] if f["error"]}
-    assert set(errors) == {"empty.jpg", "text.jpg", "truncated.jpg", "lies.jpg", "bomb.gif"}
+    assert set(errors) == {"empty.jpg", "text.jpg", "truncated.jpg", "lies.jpg", "bomb.png"}
     for name, message in errors.items():
         assert name in message and "\n" not in message
     written = [p.name for p in out.rglob("*") if p.is_file() and not p.name.startswith(".unseen-manifest")]

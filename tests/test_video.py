@@ -170,6 +170,29 @@ def test_every_reference_face_is_covered_on_a_real_clip(asl: tuple[Path, Path, o
     assert faces >= 47
 
 
+def test_animated_gif_is_obscured_as_a_video(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A clip saved as GIF (a real preview from Intel's sample videos) goes through the video
+    pipeline: written as MP4, every frame kept with its timing, every face painted."""
+    src = data("videos", "intel_sample_videos", "preview_gifs", "head-pose-face-detection-female.gif")
+    assert cli.main(["run", str(src), "-o", str(tmp_path / "out"), "--json"]) == 0
+    entry = json.loads(capsys.readouterr().out)["files"][0]
+    out = Path(entry["output"])
+    assert out.suffix == ".mp4" and out.exists()
+    with av.open(str(src)) as a, av.open(str(out)) as b:
+        originals = [f.to_ndarray(format="rgb24") for f in a.decode(video=0)]
+        painted = [f.to_ndarray(format="rgb24") for f in b.decode(video=0)]
+        assert abs(float(a.duration or 0) - float(b.duration or 0)) / 1e6 < 0.05
+    assert len(originals) == len(painted) == 23
+    ref = CenterFace(0.5)
+    faces = 0
+    for i, (before, after) in enumerate(zip(originals, painted, strict=True)):
+        for x1, y1, x2, y2 in ref.detect(before).boxes.astype(int):
+            faces += 1
+            diff = np.abs(before[y1:y2, x1:x2].astype(int) - after[y1:y2, x1:x2].astype(int)).mean()
+            assert diff > 10, f"frame {i}: face {x1, y1, x2, y2} was not painted"
+    assert faces >= 23
+
+
 @pytest.mark.parametrize("cut", [0.35, 0.7])
 def test_truncated_video_is_refused_with_no_output(tmp_path: Path, cut: float) -> None:
     for name in ("eat.mkv",):

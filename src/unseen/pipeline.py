@@ -199,7 +199,10 @@ def unexpected(rel: str, e: Exception) -> str:
 
 
 def is_video(path: Path) -> bool:
-    return path.suffix.lower() in VIDEO_SUFFIXES
+    """Video by its name, or an animated GIF: a clip saved as GIF is decoded and written as video
+    (`.mp4`), every frame obscured, rather than refused."""
+    suffix = path.suffix.lower()
+    return suffix in VIDEO_SUFFIXES or (suffix == ".gif" and image.is_animated(path))
 
 
 def tagged(rel: str) -> str:

@@ -118,6 +118,16 @@ def _why(e: BaseException) -> str:
     return " ".join(str(e).split())[:200]
 
 
+def is_animated(path: Path) -> bool:
+    """The file holds more than one frame (read from its header and frame markers, not decoded);
+    False for a file Pillow cannot open, which the photo path then refuses with its reason."""
+    try:
+        with Image.open(path) as im:
+            return bool(getattr(im, "is_animated", False))
+    except Exception:  # noqa: BLE001 - any unreadable file: let the photo path report it
+        return False
+
+
 def _upright(im: Image.Image, suffix: str, name: str, max_pixels: int) -> Picture:
     fmt = im.format or "?"
     allowed = FORMATS.get(suffix)

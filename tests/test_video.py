@@ -193,6 +193,13 @@ def test_animated_gif_is_obscured_as_a_video(tmp_path: Path, capsys: pytest.Capt
     assert faces >= 23
 
 
+def test_animated_png_is_written_as_a_video_with_every_frame(tmp_path: Path) -> None:
+    src = data("dirty", "image_meta", "iss634.apng")
+    out, mp = _run(src, tmp_path)
+    assert out.suffix == ".mp4" and mp.kind == "video"  # type: ignore[attr-defined]
+    assert len(_video_pts(out)) == mp.frames == 41  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize("cut", [0.35, 0.7])
 def test_truncated_video_is_refused_with_no_output(tmp_path: Path, cut: float) -> None:
     for name in ("eat.mkv",):

@@ -28,7 +28,9 @@ DEFAULT_SHAPE = "box"
 OUTPUT_TAG = ".unseen"
 VIDEO_SUFFIXES = frozenset(
     {".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".3gp", ".ts", ".mpg", ".mpeg", ".wmv", ".flv"}
+    | {".apng"}
 )
+ANIMATED_AS_VIDEO = frozenset({".gif", ".png"})  # animated GIF and APNG (FFmpeg decodes both; not animated WebP)
 MEDIA_SUFFIXES = image.IMAGE_SUFFIXES | VIDEO_SUFFIXES
 
 
@@ -199,10 +201,10 @@ def unexpected(rel: str, e: Exception) -> str:
 
 
 def is_video(path: Path) -> bool:
-    """Video by its name, or an animated GIF: a clip saved as GIF is decoded and written as video
-    (`.mp4`), every frame obscured, rather than refused."""
+    """Video by its name, or an animated GIF/PNG: a clip saved as an animation is decoded and
+    written as video (`.mp4`), every frame obscured, rather than refused."""
     suffix = path.suffix.lower()
-    return suffix in VIDEO_SUFFIXES or (suffix == ".gif" and image.is_animated(path))
+    return suffix in VIDEO_SUFFIXES or (suffix in ANIMATED_AS_VIDEO and image.is_animated(path))
 
 
 def tagged(rel: str) -> str:

@@ -28,7 +28,7 @@ DEFAULT_SHAPE = "box"
 OUTPUT_TAG = ".unseen"
 VIDEO_SUFFIXES = frozenset(
     {".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".3gp", ".ts", ".mpg", ".mpeg", ".wmv", ".flv"}
-    | {".apng"}
+    | {".apng"}  # always animated: FFmpeg decodes it as video
 )
 ANIMATED_AS_VIDEO = frozenset({".gif", ".png"})  # animated GIF and APNG (FFmpeg decodes both; not animated WebP)
 MEDIA_SUFFIXES = image.IMAGE_SUFFIXES | VIDEO_SUFFIXES

@@ -30,7 +30,7 @@ class Preset:
 # union of the passes' boxes lifted faces >= 64 px from 97.7% to 98.9% protected and 32-64 px
 # from 98.9% to 99.3%, for 27% more area obscured.
 PRESETS: dict[str, Preset] = {
-    "fast": Preset((1.0,), 0.08, 0.15, 1280, None, "one pass at deface's speed, more faces protected"),
+    "fast": Preset((1.0,), 0.08, 0.15, 1280, None, "one pass, under half deface's time, more faces protected"),
     "default": Preset((0.5, 1.0, 1.75), 0.08, 0.15, 1280, 0.5, "three scales: crowd faces to close-ups"),
     "thorough": Preset((0.5, 1.0, 2.0), 0.06, 0.1, 2048, 0.5, "three scales, lower thresholds: slowest, most recall"),
 }

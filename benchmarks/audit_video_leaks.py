@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from unseen import video
-from unseen.audit.check import Auditor, Finding
+from unseen.audit.check import VIDEO_SAMPLES_PER_SECOND, Auditor, Finding
 from unseen.obscure import coverage_mask
 from unseen.pipeline import Options
 from unseen.plan import MediaPlan, Region
@@ -47,13 +47,13 @@ def audit(auditor: Auditor, path: Path, mp: MediaPlan, tmp: Path) -> tuple[list[
     rep = auditor.pair(path, tmp)
     if rep.error:
         raise SystemExit(rep.error)
-    every = auditor.every or max(1, round((mp.fps or 25) / 2.0))
+    every = auditor.every or max(1, round((mp.fps or 25) / VIDEO_SAMPLES_PER_SECOND))
     return rep.findings, rep.frames_checked, list(range(0, mp.frames or 0, every))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--faces", type=int, default=10, help="faces skipped per clip (random, seed 0)")
+    ap.add_argument("--faces", type=int, default=30, help="faces skipped per clip (random, seed 0)")
     args = ap.parse_args()
     auditor = Auditor()
     rows = []

@@ -232,3 +232,29 @@ def test_audit_of_a_video_whose_rows_are_padded(tmp_path: Path, capsys: pytest.C
     assert code in (0, 3) and not rep["files"][0].get("error")
     assert rep["files"][0]["frames_checked"] == rep["files"][0]["frames_total"] > 0
     assert rep["files"][0]["faces_compared"] >= 1
+
+
+def test_video_audit_looks_at_large_faces_below_the_photo_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Video plans paint large faces down to a score of 0.13, so the audit must find them too
+    when a plan edit removed one: on a video frame a large face scored 0.12 left unpainted is
+    reported; on a photo (whose plan never paints it) the same box is not."""
+    from unseen.audit.check import Auditor
+    from unseen.detect.base import Detections
+    from unseen.detect.centerface import CenterFace
+
+    rgb = np.asarray(Image.open(data("dlib_faces", "2008_002506.jpg")).convert("RGB"))
+    face = CenterFace(0.5).detect(rgb).boxes[:1]
+    assert len(face) and face[0, 3] - face[0, 1] >= 60  # a large real face
+    width = rgb.shape[1]
+
+    def weak(img: np.ndarray) -> Detections:  # the face at every pass, scored 0.12
+        return Detections(face * (img.shape[1] / width), np.array([0.12], np.float32), "centerface")
+
+    auditor = Auditor(reid=False)
+    for planner in (auditor.planner, auditor.video_planner):
+        monkeypatch.setattr(planner.base, "detect", weak)  # type: ignore[attr-defined]
+    monkeypatch.setattr(auditor.residual, "find", lambda *a: Detections.empty("hog+haar"))
+    as_photo, _, _ = auditor.frame(rgb, rgb.copy())
+    as_video, _, _ = auditor.frame(rgb, rgb.copy(), frame=0)
+    assert not [f for f in as_photo if f.check == "face"]
+    assert [f for f in as_video if f.check == "face" and f.frame == 0]

@@ -36,8 +36,8 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-def make_detector(name: str = "default", threads: int | None = None) -> Detector:
+def make_detector(name: str = "default", threads: int | None = None, large_threshold: float | None = None) -> Detector:
+    """The preset's detector; `large_threshold` overrides the preset's (the video audit looks lower)."""
     p = PRESETS[name]
-    return MultiScale(
-        CenterFace(p.threshold, threads), p.scales, p.max_side, large_threshold=p.large_threshold, union=p.union
-    )
+    large = p.large_threshold if large_threshold is None else large_threshold
+    return MultiScale(CenterFace(p.threshold, threads), p.scales, p.max_side, large_threshold=large, union=p.union)

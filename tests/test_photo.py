@@ -229,7 +229,9 @@ def test_int8_centerface_finds_the_faces_the_float_model_finds() -> None:
     import cv2
 
     from unseen.detect.base import iou_matrix
-    from unseen.detect.centerface import CenterFace, _session
+    from unseen.detect.centerface import CenterFace, _int8_bytes, _session
+
+    assert _int8_bytes() is not None, "the int8 model could not be built from the shipped ranges"
 
     src = data("widerface", "images", "2--Demonstration", "2_Demonstration_Political_Rally_2_83.jpg")
     rgb = np.asarray(Image.open(src).convert("RGB"))

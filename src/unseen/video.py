@@ -154,7 +154,7 @@ def scan(
     try:
         declared = dec.info.declared_frames
         if declared and declared > opts.max_frames:
-            raise LimitError(f"{path.name}: {declared} frames is over the limit of {opts.max_frames} (--max-frames)")
+            raise LimitError(f"{path}: {declared} frames is over the limit of {opts.max_frames} (--max-frames)")
         tracker = Tracker(max_gap=s.max_gap)
         tick = _throttle(progress)
         expected = dec.expected_frames()
@@ -179,7 +179,7 @@ def scan(
                 if i is None:
                     continue
                 if i >= opts.max_frames:
-                    raise LimitError(f"{path.name}: more than {opts.max_frames} frames (--max-frames)")
+                    raise LimitError(f"{path}: more than {opts.max_frames} frames (--max-frames)")
                 info = dec.info
                 if size is None:
                     size = s.detect_size(info.width, info.height)

@@ -87,6 +87,9 @@ def decode(data: bytes, suffix: str, name: str, max_pixels: int = DEFAULT_MAX_PI
     # Pillow's own bomb check follows our limit, so that --max-pixels can raise it (not stay at 89 MP).
     pillow_limit = Image.MAX_IMAGE_PIXELS
     with warnings.catch_warnings():
+        # Pillow warns (to stderr, over several lines) about damaged EXIF or MPO headers: that
+        # metadata is dropped anyway, and a decoding failure is reported as its own error.
+        warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             Image.MAX_IMAGE_PIXELS = max_pixels

@@ -70,7 +70,7 @@ class VideoInfo:
 
 def _fail(path: Path, e: BaseException) -> MediaError:
     msg = str(e).split(": '/")[0].split(";")[0].strip() or type(e).__name__
-    return MediaError(f"{path.name}: not a video unseen can read, corrupt or truncated ({msg})")
+    return MediaError(f"{path}: not a video unseen can read, corrupt or truncated ({msg})")
 
 
 def _open(path: Path) -> Any:
@@ -84,7 +84,7 @@ def _video_stream(container: Any, path: Path) -> Any:
     for s in container.streams.video:
         if not (int(s.disposition) & int(av.stream.Disposition.attached_pic)):
             return s
-    raise MediaError(f"{path.name}: has no video stream")
+    raise MediaError(f"{path}: has no video stream")
 
 
 def _audio_streams(container: Any, path: Path) -> list[Any]:
@@ -94,7 +94,7 @@ def _audio_streams(container: Any, path: Path) -> list[Any]:
     for s in streams:
         if s.codec_context is None:
             raise MediaError(
-                f"{path.name}: audio stream {s.index} has no codec description (corrupt header); "
+                f"{path}: audio stream {s.index} has no codec description (corrupt header); "
                 "rerun with --no-audio to drop the audio"
             )
     return streams
@@ -183,15 +183,13 @@ class Decoded:
         except (av.FFmpegError, OSError, ValueError, EOFError) as e:
             raise _fail(self.path, e) from e
         if self.frames == 0:
-            raise MediaError(f"{self.path.name}: no video frame could be decoded (corrupt or truncated)")
+            raise MediaError(f"{self.path}: no video frame could be decoded (corrupt or truncated)")
         declared = self.info.declared_frames
         if declared and self.frames < declared - 1:
-            raise MediaError(f"{self.path.name}: truncated: {self.frames} of {declared} frames could be decoded")
+            raise MediaError(f"{self.path}: truncated: {self.frames} of {declared} frames could be decoded")
         end = _stream_end(self.container, self.stream)
         if end is not None and last_time is not None and last_time + max(3 / fps, 0.25) < end:
-            raise MediaError(
-                f"{self.path.name}: truncated: video stops at {last_time:.2f}s of {end:.2f}s; re-export it"
-            )
+            raise MediaError(f"{self.path}: truncated: video stops at {last_time:.2f}s of {end:.2f}s; re-export it")
 
     def close(self) -> None:
         self.container.close()

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,6 +27,20 @@ def need_tool(name: str) -> str:
     if path is None:
         pytest.skip(f"{name} not installed (scripts/test.sh installs it)")
     return path
+
+
+@contextmanager
+def serving(review: Any) -> Iterator[Any]:
+    """A ReviewServer for `review` answering in a daemon thread, shut down and closed after."""
+    from unseen.review.server import ReviewServer
+
+    server = ReviewServer(review)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture(scope="session")

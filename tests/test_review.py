@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import data
+from tests.conftest import data, serving
 from unseen import plan as plan_mod
 from unseen.cli import main
 from unseen.errors import UnseenError
@@ -37,12 +37,8 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def served(folder: Path, detector) -> Iterator[tuple[Review, ReviewServer]]:
     review = Review(folder, detector_factory=lambda _: detector)
     review.scan_pending()
-    server = ReviewServer(review)
-    t = threading.Thread(target=server.serve_forever, daemon=True)
-    t.start()
-    yield review, server
-    server.shutdown()
-    server.server_close()
+    with serving(review) as server:
+        yield review, server
 
 
 def request(

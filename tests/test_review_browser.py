@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.conftest import data
+from tests.conftest import data, serving
 from unseen import plan as plan_mod
 from unseen.media import image
 from unseen.plan import Region
@@ -74,12 +73,8 @@ def served(tmp_path_factory: pytest.TempPathFactory, detector) -> Iterator[tuple
     assert len(media.regions) >= 2, "the other two faces stay planned"
     media.regions.append(Region(box=FALSE, shape="ellipse", score=0.3, detector="centerface"))
     review.save()
-    server = ReviewServer(review)
-    t = threading.Thread(target=server.serve_forever, daemon=True)
-    t.start()
-    yield review, server
-    server.shutdown()
-    server.server_close()
+    with serving(review) as server:
+        yield review, server
     review.close()
 
 

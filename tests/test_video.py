@@ -170,6 +170,29 @@ def test_every_reference_face_is_covered_on_a_real_clip(asl: tuple[Path, Path, o
     assert faces >= 47
 
 
+def test_a_face_cut_by_the_frame_edge_is_covered() -> None:
+    """student.mkv ends with a bystander at the right edge, a 16 px wide sliver of his face in
+    view: a 640x480 clip is detected at full size, where CenterFace still finds such a face."""
+    src = data("videos", "intel_sample_videos", "asl_gestures", "student.mkv")
+    mp = scan_file(src, src.name, None, Options())  # type: ignore[arg-type]
+    index = video._index(mp)
+    ref = CenterFace(0.15)
+    at_edge = 0
+    dec = media.Decoded(src)
+    try:
+        for i, frame in dec:
+            if i < 40:
+                continue
+            mask = coverage_mask(index.get(i, []), 640, 480)
+            for x1, y1, x2, y2 in ref.detect(media.upright_rgb(frame, 0)).boxes.astype(int):
+                if y2 - y1 >= 32:
+                    at_edge += x2 >= 638
+                    assert mask[y1:y2, x1:x2].mean() >= 0.9, f"frame {i}: face {x1, y1, x2, y2} not covered"
+    finally:
+        dec.close()
+    assert at_edge >= 3, "the clip no longer shows the face at the edge this test is about"
+
+
 def test_animated_gif_is_obscured_as_a_video(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A clip saved as GIF (a real preview from Intel's sample videos) goes through the video
     pipeline: written as MP4, every frame kept with its timing, every face painted."""

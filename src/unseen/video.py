@@ -43,8 +43,10 @@ class VideoSettings:
     - `min_face`: the smallest face, in full-resolution pixels, the setting is built to protect.
     - `detect_face`: how big that face must be in the detection image for CenterFace to find it
       reliably (its heatmap is at 1/4 resolution); the detection scale is detect_face / min_face.
-    - `min_side`: never detect on an image whose long side is below this (small videos are cheap:
-      they are detected at full size).
+    - `min_side`: never detect on an image whose long side is below this: videos up to 640 px
+      are detected at full size. They are cheap there, and a face cut by the frame's edge is
+      narrower than `min_face`: on the ASL clips a bystander's half face at the right edge
+      (16x36 px) scores 0.14-0.25 at full size but under 0.09 at 2/3 (benchmarks/video_leaks.py).
     - `scales`: passes over the detection image (0.5 finds close-ups that fill the frame); a
       detection image whose long side is at most `single_pass_side` gets the 1.0 pass only (a
       face filling it is still within CenterFace's range).
@@ -65,7 +67,7 @@ class VideoSettings:
     step: int = 3
     min_face: int = 32
     detect_face: float = 64 / 3
-    min_side: int = 320
+    min_side: int = 640
     scales: tuple[float, ...] = (0.5, 1.0)
     single_pass_side: int = 640
     threshold: float = 0.13

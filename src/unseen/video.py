@@ -120,8 +120,8 @@ def make_video_detector(s: VideoSettings, size: tuple[int, int] | None = None) -
 
 
 def _in_flight() -> int:
-    """Detection frames inferred at once: one per core, at most MAX_IN_FLIGHT (each holds a
-    frame's activations, ~100 MB at 1280x720)."""
+    """Detection frames inferred at once: one per core, at most MAX_IN_FLIGHT (each holds its
+    own activations and decoded frames in memory)."""
     return max(1, min(MAX_IN_FLIGHT, default_threads()))
 
 

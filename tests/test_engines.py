@@ -253,3 +253,16 @@ def test_rehash_redoes_an_input_edited_in_place_with_size_and_mtime_restored(
     after = _outputs(out)
     assert after[edited.name] != before[edited.name] and after[kept.name] == before[kept.name]
     assert _records(out)[edited.name].sha256 == hashlib.sha256(edited.read_bytes()).hexdigest()
+
+
+def test_threads_and_workers_follow_the_cores_this_process_may_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A container pinned to one core of many: one inference thread, one detection frame in
+    flight, one worker, whatever os.cpu_count() says about the machine."""
+    from unseen import video
+    from unseen.detect.centerface import default_threads
+    from unseen.engines import local
+
+    monkeypatch.delenv("UNSEEN_THREADS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3})
+    assert default_threads() == 1 and video._in_flight() == 1 and local.cpu_count() == 1

@@ -146,8 +146,17 @@ def _session(threads: int, int8: bool = False) -> ort.InferenceSession:
     return ort.InferenceSession(model or model_bytes(), opts, providers=["CPUExecutionProvider"])
 
 
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity, not the machine's count (a
+    container pinned to 2 cores of 64 must not start 64 threads or workers)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def default_threads() -> int:
-    return int(os.environ.get("UNSEEN_THREADS", "0")) or (os.cpu_count() or 1)
+    return int(os.environ.get("UNSEEN_THREADS", "0")) or usable_cores()
 
 
 class CenterFace:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from unseen.detect.base import Detector
+from unseen.detect.centerface import usable_cores as cpu_count
 from unseen.engines.batch import (
     BatchProgress,
     Job,
@@ -39,13 +40,6 @@ from unseen.engines.batch import (
 )
 from unseen.engines.manifest import Manifest, Record, settings_key, sweep_partials
 from unseen.pipeline import Options, discover
-
-
-def cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def run_local(

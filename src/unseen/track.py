@@ -192,21 +192,15 @@ def fill(
     b's first interpolated, under b's id: added cover, nothing else is taken away.
     A box closer to a frame border than `edge` of its size is extended to that border: a face
     there may be partly outside the frame, and the detector sees only part of it."""
-    out: dict[int, list[Filled]] = {}
-    limit = np.array([width, height, width, height], np.float32)
-    edges = np.array([0, 0, width, height], np.float32)
+    # Boxes are collected first and clipped and extended to the edges in one array operation:
+    # per box, those few numpy calls were most of the time fill took on a crowd.
+    placed: list[tuple[int, int, float, bool]] = []
+    boxes: list[np.ndarray] = []
 
     def put(f: int, t: Track, box: np.ndarray, score: float, detected: bool) -> None:
-        if not 0 <= f < frames:
-            return
-        b = np.clip(box, 0, limit)
-        bw, bh = (b[2] - b[0]) * edge, (b[3] - b[1]) * edge
-        b = np.where(np.array([b[0] < bw, b[1] < bh, limit[0] - b[2] < bw, limit[1] - b[3] < bh]), edges, b)
-        if b[2] - b[0] < 1 or b[3] - b[1] < 1:
-            return
-        out.setdefault(f, []).append(
-            Filled(t.id, (float(b[0]), float(b[1]), float(b[2]), float(b[3])), score, detected)
-        )
+        if 0 <= f < frames:
+            placed.append((f, t.id, score, detected))
+            boxes.append(box)
 
     for t in tracks:
         first, last = t.boxes[0], t.boxes[-1]
@@ -241,4 +235,22 @@ def fill(
         for j in range(f + 1, g):
             s = (j - f) / (g - f)
             put(j, tb, _grow(box_a + (box_b - box_a) * s, *pad), tb.scores[0], False)
+    return _framed(placed, boxes, width, height, edge)
+
+
+def _framed(
+    placed: list[tuple[int, int, float, bool]], boxes: list[np.ndarray], width: int, height: int, edge: float
+) -> dict[int, list[Filled]]:
+    """frame -> Filled, in the order placed: each box clipped to the frame, extended to a border
+    it is closer to than `edge` of its size, and dropped if less than a pixel is left."""
+    limit = np.array([width, height, width, height], np.float32)
+    b = np.clip(np.array(boxes, np.float32).reshape(-1, 4), 0, limit)
+    bw, bh = (b[:, 2] - b[:, 0]) * edge, (b[:, 3] - b[:, 1]) * edge
+    near = np.stack([b[:, 0] < bw, b[:, 1] < bh, limit[0] - b[:, 2] < bw, limit[1] - b[:, 3] < bh], axis=1)
+    b = np.where(near, np.array([0, 0, width, height], np.float32), b)
+    keep = ((b[:, 2] - b[:, 0]) >= 1) & ((b[:, 3] - b[:, 1]) >= 1)
+    out: dict[int, list[Filled]] = {}
+    for (f, track, score, detected), box, ok in zip(placed, b.tolist(), keep.tolist(), strict=True):
+        if ok:
+            out.setdefault(f, []).append(Filled(track, (box[0], box[1], box[2], box[3]), score, detected))
     return out

@@ -46,14 +46,17 @@ class VideoSettings:
     - `min_face`: the smallest face, in full-resolution pixels, the setting is built to protect.
     - `detect_face`: how big that face must be in the detection image for CenterFace to find it
       reliably (its heatmap is at 1/4 resolution); the detection scale is detect_face / min_face.
-    - `min_side`: never detect on an image whose long side is below this: videos up to 640 px
-      are detected at full size. They are cheap there, and a face cut by the frame's edge is
-      narrower than `min_face`: on the ASL clips a bystander's half face at the right edge
-      (16x36 px) scores 0.14-0.25 at full size but under 0.09 at 2/3 (benchmarks/video_leaks.py).
+    - `min_side`: never detect on an image whose long side is below this (small videos are cheap:
+      they are detected at full size; at 2/3, the 16-32 px faces of the 480x270 GIF previews
+      leaked 6 frames, benchmarks/video_leaks.py --min-face 16).
     - `scales`: passes over the detection image (0.5 finds close-ups that fill the frame); a
       detection image whose long side is at most `single_pass_side` gets the 1.0 pass only (a
       face filling it is still within CenterFace's range).
     - `threshold`: CenterFace score threshold (low: a false box costs a patch, a miss costs a face).
+    - `edge`: pixels of the detection image mirrored past each border (CenterFace's `edge`): a
+      face cut by the frame's edge is narrower than `min_face`, but with its mirror image it
+      looks whole. On the ASL clips a bystander's half face at the right edge (16x36 px) scored
+      under 0.09 at 2/3 scale and leaked 4 frames; mirrored, 0.23-0.47 (benchmarks/video_leaks.py).
     - `int8`: run the int8 CenterFace where the CPU has int8 dot-product instructions (~1.6x
       faster; unseen.detect.centerface). Its scores run a little lower than the float model's:
       on WIDER FACE photos scaled as a 1080p frame is, int8 at 0.13 protects at least as many
@@ -70,11 +73,12 @@ class VideoSettings:
     step: int = 3
     min_face: int = 32
     detect_face: float = 64 / 3
-    min_side: int = 640
+    min_side: int = 480
     scales: tuple[float, ...] = (0.5, 1.0)
     single_pass_side: int = 640
     threshold: float = 0.13
     int8: bool = True
+    edge: int = 16
     jumps_share: float = 0.25
     jump_face: float = 0.75
 
@@ -116,7 +120,7 @@ def make_video_detector(s: VideoSettings, size: tuple[int, int] | None = None) -
     int8: 26 ms on 1 thread, 16.5 ms on 2, so two frames at once are ~20% ahead) and makes
     the plan independent of the core count."""
     scales = (1.0,) if size is not None and max(size) <= s.single_pass_side else s.scales
-    return MultiScale(CenterFace(s.threshold, 1, s.int8), scales, max_side=1 << 16)
+    return MultiScale(CenterFace(s.threshold, 1, s.int8, s.edge), scales, max_side=1 << 16)
 
 
 def _in_flight() -> int:

@@ -21,6 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import onnxruntime as ort
 
@@ -161,31 +162,47 @@ def default_threads() -> int:
 
 class CenterFace:
     """Runs at the size of the image it is given (padded to a multiple of 32, never stretched).
-    `int8`: run the int8 model where the CPU makes it faster (`int8_is_fast`), the float one elsewhere."""
+    `int8`: run the int8 model where the CPU makes it faster (`int8_is_fast`), the float one elsewhere.
+    `edge`: mirror this many pixels past each border before inference. A face cut by the border
+    to a sliver scores low, while the sliver and its mirror image look like a whole face: on
+    student.mkv at 427x320, a bystander's half face at the right edge went from 0.05-0.08 to
+    0.23-0.47 with 16 px. A whole face off the border has its mirror image wholly outside the
+    image, where it is dropped."""
 
     name = "centerface"
 
-    def __init__(self, threshold: float = 0.3, threads: int | None = None, int8: bool = False) -> None:
+    def __init__(self, threshold: float = 0.3, threads: int | None = None, int8: bool = False, edge: int = 0) -> None:
         self.threshold = threshold
         self.int8 = int8 and int8_is_fast() and _int8_bytes() is not None
         self.session = _session(threads or default_threads(), self.int8)
+        self.edge = edge
 
     def detect(self, rgb: np.ndarray) -> Detections:
         h, w = rgb.shape[:2]
-        ph, pw = -(-h // 32) * 32, -(-w // 32) * 32
+        e = min(self.edge, h - 1, w - 1)
+        if e > 0:
+            rgb = cv2.copyMakeBorder(rgb, e, e, e, e, cv2.BORDER_REFLECT_101)
+        ih, iw = rgb.shape[:2]
+        ph, pw = -(-ih // 32) * 32, -(-iw // 32) * 32
         blob = np.zeros((1, 3, ph, pw), np.float32)
-        blob[0, :, :h, :w] = rgb.transpose(2, 0, 1)
+        blob[0, :, :ih, :iw] = rgb.transpose(2, 0, 1)
         heat, scale, offset, _ = self.session.run(None, {"input.1": blob})
-        return self._decode(heat[0, 0], scale[0], offset[0], w, h)
+        return self._decode(heat[0, 0], scale[0], offset[0], w, h, max(e, 0))
 
-    def _decode(self, heat: np.ndarray, scale: np.ndarray, offset: np.ndarray, w: int, h: int) -> Detections:
+    def _decode(
+        self, heat: np.ndarray, scale: np.ndarray, offset: np.ndarray, w: int, h: int, e: int = 0
+    ) -> Detections:
         ys, xs = np.nonzero(heat > self.threshold)
         if len(ys) == 0:
             return Detections.empty(self.name)
         sh = np.exp(scale[0, ys, xs]) * 4
         sw = np.exp(scale[1, ys, xs]) * 4
-        cy = (ys + offset[0, ys, xs] + 0.5) * 4
-        cx = (xs + offset[1, ys, xs] + 0.5) * 4
+        cy = (ys + offset[0, ys, xs] + 0.5) * 4 - e
+        cx = (xs + offset[1, ys, xs] + 0.5) * 4 - e
         boxes = np.stack([cx - sw / 2, cy - sh / 2, cx + sw / 2, cy + sh / 2], axis=1)
         boxes = np.clip(boxes, 0, [w, h, w, h]).astype(np.float32)
-        return Detections(boxes, heat[ys, xs].astype(np.float32), self.name)
+        scores = heat[ys, xs].astype(np.float32)
+        if e:  # what lies wholly in the mirrored border is the mirror image of a face inside
+            inside = (boxes[:, 2] - boxes[:, 0] >= 1) & (boxes[:, 3] - boxes[:, 1] >= 1)
+            boxes, scores = boxes[inside], scores[inside]
+        return Detections(boxes, scores, self.name)

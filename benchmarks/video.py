@@ -41,6 +41,7 @@ from unseen.detect.multiscale import MultiScale
 from unseen.media import video as media
 from unseen.obscure import coverage_mask
 from unseen.pipeline import Options
+from unseen.plan import MediaPlan
 from widerface import load_gt
 
 CACHE = Path(__file__).resolve().parent / ".cache"
@@ -194,9 +195,12 @@ def run_unseen(path: Path, tmp: Path) -> tuple[float, dict[int, np.ndarray], int
     mp = video.scan(path, path.name, path.name, "0" * 64, None, opts)
     video.render(path, mp, tmp, opts)
     fps = (mp.frames or 0) / (time.perf_counter() - t)
-    index = video._index(mp)
-    masks = {f: coverage_mask(rs, mp.width, mp.height) for f, rs in index.items()}
-    return fps, masks, mp.frames or 0
+    return fps, plan_masks(mp), mp.frames or 0
+
+
+def plan_masks(mp: MediaPlan) -> dict[int, np.ndarray]:
+    """frame -> the pixels a video plan obscures there (frames with no region are left out)."""
+    return {f: coverage_mask(rs, mp.width, mp.height) for f, rs in video._index(mp).items()}
 
 
 def run_deface(path: Path, tmp: Path, deface: Deface) -> tuple[float, dict[int, np.ndarray]]:
@@ -251,8 +255,10 @@ def confirmed(ref: dict[int, list[list[float]]]) -> dict[int, list[list[float]]]
     return out
 
 
-def leaks(ref: dict[int, list[list[float]]], masks: dict[int, np.ndarray], shape: tuple[int, int]) -> tuple[int, int]:
-    """(frames, faces): reference faces >= MIN_FACE px tall less than COVERED covered, and the
+def leaks(
+    ref: dict[int, list[list[float]]], masks: dict[int, np.ndarray], shape: tuple[int, int], min_face: int = MIN_FACE
+) -> tuple[int, int]:
+    """(frames, faces): reference faces >= min_face px tall less than COVERED covered, and the
     frames that hold at least one."""
     empty = np.zeros(shape, bool)
     frames = faces = 0
@@ -260,7 +266,7 @@ def leaks(ref: dict[int, list[list[float]]], masks: dict[int, np.ndarray], shape
         m = masks.get(f, empty)
         bad = 0
         for x1, y1, x2, y2 in boxes:
-            if y2 - y1 < MIN_FACE:
+            if y2 - y1 < min_face:
                 continue
             a, b, c, d = int(x1), int(y1), int(np.ceil(x2)), int(np.ceil(y2))
             if m[b:d, a:c].mean() < COVERED:

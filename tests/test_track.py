@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from unseen import video
+from unseen.pipeline import DEFAULT_MARGIN, DEFAULT_SHAPE, Options, region_for
+from unseen.plan import Region
 from unseen.track import Tracker, fill
 
 W, H = 640, 480
@@ -100,3 +105,45 @@ def test_a_face_at_the_frame_edge_is_extended_to_the_edge() -> None:
     tracker.update(0, np.array([[10, 100, 50, 140], [300, 200, 340, 240]], np.float32), np.ones(2, np.float32))
     boxes = sorted(x.box for x in fill(tracker.tracks, 1, 0, 0, W, H)[0])
     assert boxes[0][0] == 0 and boxes[1] == (300, 200, 340, 240)
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(7, 90), st.integers(1, 4))
+@settings(max_examples=100, deadline=None)
+def test_frames_handed_out_early_are_the_frames_of_the_whole_plan(seed: int, frames: int, step: int) -> None:
+    """One-pass `run` paints a frame as soon as no later detection can change its regions
+    (video._Final); whatever comes later (faces that appear, vanish, jump, are missed, skipped
+    frames looked at again), those frames must equal the plan made after the last frame."""
+    rng = np.random.default_rng(seed)
+    s = video.VideoSettings(step=step)
+    faces = [
+        (rng.uniform(-50, W), rng.uniform(-50, H), rng.uniform(-6, 6, 2), rng.uniform(20, 90), rng.uniform(0.2, 0.9))
+        for _ in range(6)
+    ]
+
+    def boxes(f: int) -> tuple[np.ndarray, np.ndarray]:
+        seen = []
+        for x, y, v, size, seen_share in faces:
+            if rng.random() < seen_share:  # missed now and then, some often
+                jump = rng.uniform(-200, 200, 2) if rng.random() < 0.1 else 0
+                cx, cy = np.array([x, y]) + v * f + jump
+                seen.append([cx, cy, cx + size, cy + size])
+        return np.array(seen, np.float32).reshape(-1, 4), rng.uniform(0.1, 1, len(seen)).astype(np.float32)
+
+    tracker = Tracker(max_gap=s.max_gap)
+    final = video._Final(tracker, s, Options(), "centerface")
+    early: list[Region] = []
+    looked = [f for f in range(frames) if f % step == 0 or f == frames - 1 or rng.random() < 0.15]  # + re-detections
+    for f in looked:
+        tracker.update(f, *boxes(f))
+        stop = min(final.settled(f), frames)
+        early += [r for rs in final.upto(stop, W, H).values() for r in rs]
+    early += [r for rs in final.upto(frames, W, H).values() for r in rs]
+    whole = fill(tracker.tracks, frames, s.lead, s.tail, W, H, links=tracker.links)
+    planned = [
+        region_for(
+            i.box, i.score, W, H, DEFAULT_MARGIN, DEFAULT_SHAPE, "centerface" if i.detected else "track", f, i.track
+        )
+        for f in sorted(whole)
+        for i in whole[f]
+    ]
+    assert early == [r for r in planned if r is not None]

@@ -369,3 +369,27 @@ def test_yuv_painter_paints_neutral_where_the_ring_is_outside_the_frame() -> Non
     got = painted.to_ndarray(format="rgb24")
     assert np.abs(photo[200, 300].astype(int) - NEUTRAL).max() == 0
     assert np.abs(got[200, 300].astype(int) - NEUTRAL).max() <= 4
+
+
+def test_one_pass_run_writes_what_scan_then_apply_writes(tmp_path: Path, tagged_mp4: tuple[Path, Path, object]) -> None:
+    """`unseen run` decodes a video once and encodes frames while detection goes on ahead; its
+    plan, pixels and audio must be those of scanning first and rendering the finished plan."""
+    src, two_pass, mp = tagged_mp4
+    out = tmp_path / "one.mp4"
+    one = video.run(src, src.name, src.name, mp.sha256, out, Options())  # type: ignore[attr-defined]
+    assert one.regions == mp.regions and one.frames == mp.frames  # type: ignore[attr-defined]
+    assert len(one.regions) > 0
+    with av.open(str(out)) as a, av.open(str(two_pass)) as b:
+        fa = [f.to_ndarray(format="rgb24") for f in a.decode(video=0)]
+        fb = [f.to_ndarray(format="rgb24") for f in b.decode(video=0)]
+    assert len(fa) == len(fb) == mp.frames  # type: ignore[attr-defined]
+    assert all(np.array_equal(x, y) for x, y in zip(fa, fb, strict=True))
+    assert _audio_payloads(out) == _audio_payloads(src)
+
+
+def test_truncated_video_run_beside_the_input_leaves_nothing(tmp_path: Path) -> None:
+    raw = data("videos", "intel_sample_videos", "asl_gestures", "eat.mkv").read_bytes()
+    bad = tmp_path / "cut.mkv"
+    bad.write_bytes(raw[: len(raw) // 2])
+    assert cli.main(["run", str(bad), "--json"]) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["cut.mkv"]

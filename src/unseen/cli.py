@@ -305,17 +305,17 @@ def _run_batch(args: argparse.Namespace, opts: Options) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from unseen.pipeline import apply
+    from unseen.detect.presets import make_detector
+    from unseen.pipeline import discover, run
 
     opts = _options(args)
     if args.output is not None or args.engine == "ray":
         return _run_batch(args, opts)
     with Reporter(quiet=args.json) as reporter:
-        plan, failures = _scan_plan(args, opts, reporter)
-        if args.plan:
-            plan.save(args.plan)
-        reporter.start("writing", len(plan.files))
-        outcomes = failures + apply(plan, args.output, opts, reporter.update)
+        reporter.start("anonymising", len(discover(args.inputs, opts.follow_symlinks)[1]))
+        plan, outcomes = run(args.inputs, make_detector(opts.detector), opts, args.output, reporter.update)
+    if args.plan:
+        plan.save(args.plan)
     audit, risk = _audit_json(args, plan, outcomes)
     code = _report(outcomes, args.json, extra=audit or None)
     return _audit_text(args, plan, outcomes, code, risk)

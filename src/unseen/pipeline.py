@@ -281,24 +281,88 @@ def apply_file(
     the output already exists, so no output ever replaces another input of the same plan."""
     root = Path(plan.root)
     source = root / media.path
-    dest = target(out_dir, media, root)
-    if os.path.lexists(dest) and dest in (input_paths(plan) if inputs is None else inputs):
-        raise OutputError(
-            f"{media.path}: output {dest} would overwrite another input; choose an output folder outside the inputs"
-        )
+    dest = _destination(plan, media, out_dir, inputs)
     if not source.is_file():
         raise UnseenError(f"{media.path}: input not found under {root}")
     if sha256(source) != media.sha256:
         raise UnseenError(f"{media.path}: file changed since the plan was made; scan it again")
+    with _folders(dest):
+        _write(plan, media, source, dest, opts, progress)
+    return dest
+
+
+def _destination(plan: Plan, media: MediaPlan, out_dir: Path | None, inputs: frozenset[Path] | None) -> Path:
+    """`target`, also refused when it is another input of the plan (`inputs`: input_paths)."""
+    dest = target(out_dir, media, Path(plan.root))
+    if os.path.lexists(dest) and dest in (input_paths(plan) if inputs is None else inputs):
+        raise OutputError(
+            f"{media.path}: output {dest} would overwrite another input; choose an output folder outside the inputs"
+        )
+    return dest
+
+
+@contextlib.contextmanager
+def _folders(dest: Path) -> Iterator[None]:
+    """The folders `dest` needs are made by the writing; a failed file leaves none it made
+    behind (empty ones only)."""
     made = _missing_dirs(dest.parent)
     try:
-        _write(plan, media, source, dest, opts, progress)
-    except BaseException:  # a failed file leaves no folders it made behind (empty ones only)
+        yield
+    except BaseException:
         for d in made:
             with contextlib.suppress(OSError):
                 d.rmdir()
         raise
-    return dest
+
+
+def run_file(
+    path: Path,
+    rel: str,
+    root: Path,
+    out_dir: Path | None,
+    detector: Detector,
+    opts: Options,
+    progress: Progress | None = None,
+    inputs: frozenset[Path] | None = None,
+) -> tuple[MediaPlan, Path]:
+    """Scan one input and write its output: a photo as scan_file then apply_file; a video in
+    one pass (video.run: decoded once, frames encoded while detection goes on ahead), with the
+    same plan entry and the same pixels. Returns the plan entry and the output path."""
+    settings = Settings(method=opts.method, detector=opts.detector)
+    if not is_video(path):
+        media = scan_file(path, rel, detector, opts, progress)
+        plan = Plan(root=str(root), files=[media], settings=settings)
+        return media, apply_file(plan, media, out_dir, opts, progress, inputs)
+    from unseen import video
+
+    draft = MediaPlan(rel, video.output_name(rel), "video", 0, 0, sha256(path))
+    dest = _destination(Plan(root=str(root), files=[draft], settings=settings), draft, out_dir, inputs)
+    with _folders(dest), atomic_output(dest) as tmp:
+        media = video.run(path, rel, rel, draft.sha256, tmp, opts, progress)
+    return media, dest
+
+
+def run(
+    inputs: list[Path], detector: Detector, opts: Options, out_dir: Path | None, progress: Progress | None = None
+) -> tuple[Plan, list[Outcome]]:
+    """scan + apply, file by file (videos in one pass each): the plan made and what happened."""
+    root, files = discover(inputs, opts.follow_symlinks)
+    plan = Plan(root=str(root), settings=Settings(method=opts.method, detector=opts.detector))
+    every = frozenset(Path(os.path.abspath(f)) for f in files)
+    outcomes = []
+    for path in files:
+        rel = path.relative_to(root).as_posix()
+        try:
+            media, dest = run_file(path, rel, root, out_dir, detector, opts, progress, every)
+            plan.files.append(media)
+            outcomes.append(Outcome(rel, str(dest), len(media.regions)))
+        except UnseenError as e:
+            outcomes.append(Outcome(rel, error=str(e)))
+        except Exception as e:  # one bad file must not stop the batch; say what it was
+            outcomes.append(Outcome(rel, error=unexpected(rel, e)))
+        if progress:
+            progress(rel, 1.0)
+    return plan, outcomes
 
 
 def _missing_dirs(folder: Path) -> list[Path]:

@@ -17,6 +17,7 @@ and its boxes are carried to the frames the detector did not look at or missed:
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -182,8 +183,10 @@ def fill(
     motion_slack: float = 0.25,
     links: Sequence[tuple[int, int]] = (),
     edge: float = 0.5,
+    start: int = 0,
 ) -> dict[int, list[Filled]]:
-    """Boxes for every frame each track covers, clipped to the frame; frame -> list.
+    """Boxes for every frame from `start` to `frames` - 1 that each track covers, clipped to
+    the frame; frame -> list.
 
     `lead` frames before the first detection and `tail` after the last get the held box, grown
     by `grow_per_frame` of its size per frame away; interpolated boxes are grown by
@@ -198,32 +201,41 @@ def fill(
     boxes: list[np.ndarray] = []
 
     def put(f: int, t: Track, box: np.ndarray, score: float, detected: bool) -> None:
-        if 0 <= f < frames:
+        if start <= f < frames:
             placed.append((f, t.id, score, detected))
             boxes.append(box)
 
+    # Only what lands in start..frames-1 is computed: one-pass `run` asks for a few frames at a
+    # time while a track can span the whole video.
     for t in tracks:
         first, last = t.boxes[0], t.boxes[-1]
-        v_first, v_last = _velocity(t, 0), _velocity(t, -1)
-        for k in range(1, lead + 1):
-            box = _union(first, first - v_first * k)  # still there, or coming from where it moved
-            w, h = box[2] - box[0], box[3] - box[1]
-            put(t.frames[0] - k, t, _grow(box, w * grow_per_frame * k, h * grow_per_frame * k), t.scores[0], False)
-        for i, f in enumerate(t.frames):
+        if t.frames[0] - lead < frames and t.frames[0] > start:
+            v_first = _velocity(t, 0)
+            for k in range(1, lead + 1):
+                box = _union(first, first - v_first * k)  # still there, or coming from where it moved
+                w, h = box[2] - box[0], box[3] - box[1]
+                put(t.frames[0] - k, t, _grow(box, w * grow_per_frame * k, h * grow_per_frame * k), t.scores[0], False)
+        # Detections before the one at or before `start` place nothing from `start` on.
+        for i in range(max(0, bisect.bisect_right(t.frames, start) - 1), len(t.frames)):
+            f = t.frames[i]
+            if f >= frames:
+                break
             put(f, t, t.boxes[i], t.scores[i], True)
             if i + 1 < len(t.frames):
                 g = t.frames[i + 1]
                 a, b = t.boxes[i], t.boxes[i + 1]
                 shift = np.abs(b - a) * motion_slack
-                for j in range(f + 1, g):
-                    s = (j - f) / (g - f)
-                    box = a + (b - a) * s
-                    pad = max(float(shift[0]), float(shift[2])), max(float(shift[1]), float(shift[3]))
-                    put(j, t, _grow(box, *pad), min(t.scores[i], t.scores[i + 1]), False)
-        for k in range(1, tail + 1):
-            box = _union(last, last + v_last * k)  # stopped, or went on moving
-            w, h = box[2] - box[0], box[3] - box[1]
-            put(t.frames[-1] + k, t, _grow(box, w * grow_per_frame * k, h * grow_per_frame * k), t.scores[-1], False)
+                pad = max(float(shift[0]), float(shift[2])), max(float(shift[1]), float(shift[3]))
+                for j in range(max(f + 1, start), min(g, frames)):
+                    put(j, t, _grow(a + (b - a) * ((j - f) / (g - f)), *pad), min(t.scores[i], t.scores[i + 1]), False)
+        if t.frames[-1] + 1 < frames and t.frames[-1] + tail >= start:
+            v_last = _velocity(t, -1)
+            for k in range(1, tail + 1):
+                box = _union(last, last + v_last * k)  # stopped, or went on moving
+                w, h = box[2] - box[0], box[3] - box[1]
+                put(
+                    t.frames[-1] + k, t, _grow(box, w * grow_per_frame * k, h * grow_per_frame * k), t.scores[-1], False
+                )
     by_id = {t.id: t for t in tracks}
     for a_id, b_id in links:
         ta, tb = by_id.get(a_id), by_id.get(b_id)

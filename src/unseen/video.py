@@ -31,7 +31,7 @@ from unseen.media import video as media
 from unseen.obscure import obscure
 from unseen.pipeline import Options, Progress, region_for
 from unseen.plan import MediaPlan, Region
-from unseen.track import Tracker, fill
+from unseen.track import Track, Tracker, fill
 
 PROGRESS_EVERY_S = 0.25
 Found = tuple[np.ndarray, np.ndarray]  # boxes (n, 4) in full-size upright pixels, scores (n,)
@@ -74,7 +74,7 @@ class VideoSettings:
     min_face: int = 32
     detect_face: float = 64 / 3
     min_side: int = 480
-    scales: tuple[float, ...] = (0.5, 1.0)
+    scales: tuple[float, ...] = (1 / 3, 1.0)
     single_pass_side: int = 640
     threshold: float = 0.13
     int8: bool = True
@@ -153,6 +153,150 @@ def _throttle(progress: Progress | None) -> Progress:
     return tick
 
 
+class _Final:
+    """Plan regions frame by frame, as soon as no later detection can change a frame's.
+
+    After the tracker has taken every detection up to frame i, a later one can still change
+    frames from i + 1 - max_gap - lead on (a track it extends is interpolated from its last
+    detection, at most max_gap back, and a track's first motion decides its back-fill), so
+    the frames before that are final and `upto` hands them out. Tracks that can no longer
+    reach a frame not handed out are dropped from the work, so the cost per frame stays flat
+    however long the video is."""
+
+    def __init__(self, tracker: Tracker, s: VideoSettings, opts: Options, name: str) -> None:
+        self.tracker, self.s, self.opts, self.name = tracker, s, opts, name
+        self.tracks: list[Track] = []
+        self.links: list[tuple[int, int]] = []
+        self.taken = self.taken_links = 0
+        self.done = 0
+
+    def settled(self, latest: int) -> int:
+        """The first frame a detection after frame `latest` can still change."""
+        return max(0, latest + 1 - self.s.max_gap - self.s.lead)
+
+    def upto(self, stop: int, width: int, height: int) -> dict[int, list[Region]]:
+        """Regions of frames done..stop-1 (frame -> regions; frames with none left out)."""
+        start, s = self.done, self.s
+        if stop <= start:
+            return {}
+        self.tracks += self.tracker.tracks[self.taken :]
+        self.links += self.tracker.links[self.taken_links :]
+        self.taken, self.taken_links = len(self.tracker.tracks), len(self.tracker.links)
+        # A track ended this long ago is never extended again, and its tail and links end before start.
+        horizon = start - 2 * s.max_gap - s.tail - s.lead - s.step
+        self.tracks = [t for t in self.tracks if t.frames[-1] >= horizon]
+        live = {t.id for t in self.tracks}
+        self.links = [link for link in self.links if link[1] in live]
+        filled = fill(self.tracks, stop, s.lead, s.tail, width, height, links=self.links, start=start)
+        out: dict[int, list[Region]] = {}
+        for f in range(start, stop):
+            for item in filled.get(f, ()):
+                name = self.name if item.detected else "track"
+                opts = self.opts
+                r = region_for(item.box, item.score, width, height, opts.margin, opts.shape, name, f, item.track)
+                if r is not None:
+                    out.setdefault(f, []).append(r)
+        self.done = stop
+        return out
+
+
+Planned = tuple[int | None, Any, list[Region]]  # (frame index or None for audio, frame/packet, regions)
+
+
+def _planned(
+    dec: media.Decoded, s: VideoSettings, opts: Options, rel: str, progress: Progress | None, keep: bool
+) -> Iterator[Planned]:
+    """Decode every frame once, detect on every step-th, track, and yield each frame with its
+    final regions, in order, a bounded number of frames behind the decoder. `keep`: yield the
+    decoded frames (and audio packets, in file order) for rendering; otherwise None."""
+    path = dec.path
+    declared = dec.info.declared_frames
+    if declared and declared > opts.max_frames:
+        raise LimitError(f"{path}: {declared} frames is over the limit of {opts.max_frames} (--max-frames)")
+    tracker = Tracker(max_gap=s.max_gap)
+    tick = _throttle(progress)
+    expected = dec.expected_frames()
+    size: tuple[int, int] | None = None
+    det: Detector = make_video_detector(s)
+    final = _Final(tracker, s, opts, det.name)
+    skipped: list[tuple[int, Any]] = []
+    pending: deque[tuple[int, Future[Found], list[tuple[int, Any]]]] = deque()
+    held: deque[tuple[int | None, Any]] = deque()  # frames (with keep) and audio packets not yet final
+    workers = _in_flight()
+
+    def settle(pool: ThreadPoolExecutor, i: int, found: Future[Found], before: list[tuple[int, Any]]) -> int:
+        """Track detection frame i, after the skipped frames before it if faces jumped."""
+        boxes, scores = found.result()
+        big = int((_sides(boxes) >= s.jump_face * s.min_face).sum())
+        if before and tracker.jumps(i, boxes, s.jump_face * s.min_face) > s.jumps_share * big:
+            # Faces moved too far to follow: detect the skipped frames too, side by side.
+            looks = [
+                pool.submit(_detect, det, media.upright_rgb(old, info.turns, size), info.width, info.height)
+                for _, old in before
+            ]
+            for (j, _), look in zip(before, looks, strict=True):
+                tracker.update(j, *look.result())
+        tracker.update(i, boxes, scores)
+        return i
+
+    def release(stop: int) -> Iterator[Planned]:
+        """Hand out everything before frame `stop` (its regions are final)."""
+        start = final.done
+        regions = final.upto(stop, dec.info.width, dec.info.height)
+        if not keep:
+            for f in range(start, final.done):
+                yield f, None, regions.get(f, [])
+            return
+        while held and (held[0][0] is None or held[0][0] < stop):  # type: ignore[operator]
+            j, item = held.popleft()
+            yield j, item, [] if j is None else regions.get(j, [])
+
+    # Detection frames are inferred in workers, several at once, while the oldest finished
+    # one is tracked here, in frame order: onnxruntime releases the GIL, so the tracking's
+    # Python work fills a core that inference leaves idle.
+    with ThreadPoolExecutor(workers, thread_name_prefix="unseen-detect") as pool:
+        for i, frame in media.threaded(iter(dec)):
+            if i is None:
+                held.append((None, frame))
+                continue
+            if i >= opts.max_frames:
+                raise LimitError(f"{path}: more than {opts.max_frames} frames (--max-frames)")
+            if keep:
+                held.append((i, frame))
+            info = dec.info
+            if size is None:
+                size = s.detect_size(info.width, info.height)
+                det = make_video_detector(s, size)
+            if i % s.step:
+                skipped.append((i, frame))  # kept (not converted) in case it needs a closer look
+                continue
+            small = media.upright_rgb(frame, info.turns, size)
+            pending.append((i, pool.submit(_detect, det, small, info.width, info.height), skipped))
+            skipped = []
+            if len(pending) > workers:
+                yield from release(final.settled(settle(pool, *pending.popleft())))
+            if expected:
+                tick(rel, i / expected)
+        while pending:
+            yield from release(final.settled(settle(pool, *pending.popleft())))
+    info = dec.info
+    if skipped and size is not None:  # the last frame is always looked at: nothing follows it
+        j, old = skipped[-1]
+        tracker.update(j, *_detect(det, media.upright_rgb(old, info.turns, size), info.width, info.height))
+    yield from release(dec.frames)  # and the audio packets after the last frame
+
+
+def output_name(out: str) -> str:
+    """The name a video is written under: `out` with the suffix unseen can write (media.MUXERS)."""
+    return Path(out).with_suffix(media.output_suffix(Path(out).suffix)).as_posix()
+
+
+def _entry(dec: media.Decoded, rel: str, out: str, digest: str, regions: list[Region]) -> MediaPlan:
+    info = dec.info
+    w, h = info.width, info.height
+    return MediaPlan(rel, output_name(out), "video", w, h, digest, regions, frames=dec.frames, fps=round(info.fps, 6))
+
+
 def scan(
     path: Path,
     rel: str,
@@ -170,74 +314,64 @@ def scan(
     s = settings or settings_for(opts)
     dec = media.Decoded(path)
     try:
-        declared = dec.info.declared_frames
-        if declared and declared > opts.max_frames:
-            raise LimitError(f"{path}: {declared} frames is over the limit of {opts.max_frames} (--max-frames)")
-        tracker = Tracker(max_gap=s.max_gap)
-        tick = _throttle(progress)
-        expected = dec.expected_frames()
-        size: tuple[int, int] | None = None
-        det: Detector = make_video_detector(s)
-        skipped: list[tuple[int, Any]] = []
-        pending: deque[tuple[int, Future[Found], list[tuple[int, Any]]]] = deque()
-        workers = _in_flight()
-
-        def settle(pool: ThreadPoolExecutor, i: int, found: Future[Found], before: list[tuple[int, Any]]) -> None:
-            """Track detection frame i, after the skipped frames before it if faces jumped."""
-            boxes, scores = found.result()
-            big = int((_sides(boxes) >= s.jump_face * s.min_face).sum())
-            if before and tracker.jumps(i, boxes, s.jump_face * s.min_face) > s.jumps_share * big:
-                # Faces moved too far to follow: detect the skipped frames too, side by side.
-                looks = [
-                    pool.submit(_detect, det, media.upright_rgb(old, info.turns, size), info.width, info.height)
-                    for _, old in before
-                ]
-                for (j, _), look in zip(before, looks, strict=True):
-                    tracker.update(j, *look.result())
-            tracker.update(i, boxes, scores)
-
-        # Detection frames are inferred in workers, several at once, while the oldest finished
-        # one is tracked here, in frame order: onnxruntime releases the GIL, so the tracking's
-        # Python work fills a core that inference leaves idle.
-        with ThreadPoolExecutor(workers, thread_name_prefix="unseen-detect") as pool:
-            for i, frame in media.threaded(iter(dec)):
-                if i is None:
-                    continue
-                if i >= opts.max_frames:
-                    raise LimitError(f"{path}: more than {opts.max_frames} frames (--max-frames)")
-                info = dec.info
-                if size is None:
-                    size = s.detect_size(info.width, info.height)
-                    det = make_video_detector(s, size)
-                if i % s.step:
-                    skipped.append((i, frame))  # kept (not converted) in case it needs a closer look
-                    continue
-                small = media.upright_rgb(frame, info.turns, size)
-                pending.append((i, pool.submit(_detect, det, small, info.width, info.height), skipped))
-                skipped = []
-                if len(pending) > workers:
-                    settle(pool, *pending.popleft())
-                if expected:
-                    tick(rel, i / expected)
-            while pending:
-                settle(pool, *pending.popleft())
-        info = dec.info
-        if skipped and size is not None:  # the last frame is always looked at: nothing follows it
-            j, old = skipped[-1]
-            tracker.update(j, *_detect(det, media.upright_rgb(old, info.turns, size), info.width, info.height))
-        frames = dec.frames
+        regions = [r for _, _, rs in _planned(dec, s, opts, rel, progress, keep=False) for r in rs]
     finally:
         dec.close()
-    w, h = info.width, info.height
+    return _entry(dec, rel, out, digest, regions)
+
+
+def run(
+    path: Path,
+    rel: str,
+    out: str,
+    digest: str,
+    tmp: Path,
+    opts: Options,
+    progress: Progress | None = None,
+    settings: VideoSettings | None = None,
+) -> MediaPlan:
+    """`scan` and `render` in one pass: the video is decoded once, and each frame is painted
+    and encoded as soon as its regions are final, while detection goes on ahead (the plan
+    is the one `scan` makes). Writes `tmp` (renamed into place by the caller on success)."""
+    s = settings or settings_for(opts)
+    dec = media.Decoded(path, audio=opts.audio)
     regions: list[Region] = []
-    for f, items in sorted(fill(tracker.tracks, frames, s.lead, s.tail, w, h, links=tracker.links).items()):
-        for item in items:
-            name = det.name if item.detected else "track"
-            r = region_for(item.box, item.score, w, h, opts.margin, opts.shape, name, f, item.track)
-            if r is not None:
-                regions.append(r)
-    output = Path(out).with_suffix(media.output_suffix(Path(out).suffix)).as_posix()
-    return MediaPlan(rel, output, "video", w, h, digest, regions, frames=frames, fps=round(info.fps, 6))
+    writer: media.Writer | None = None
+    ok = False
+    try:
+        planned = _planned(dec, s, opts, rel, progress, keep=True)
+        for i, item, out_frame in media.threaded(_painted(_kept(planned, regions), dec, opts.method)):
+            if writer is None:  # the first frame is decoded by now: size and rotation are known
+                writer = _writer(dec, tmp, Path(out).suffix, opts)
+            if i is None:
+                writer.audio_packet(item)
+            else:
+                writer.frame(out_frame, item, i)
+        if writer is None:
+            raise MediaError(f"{path}: no video frame could be decoded")
+        writer.finish()
+        ok = True
+    except av.FFmpegError as e:  # decode errors are MediaError already: this is the output side
+        raise MediaError(f"{rel}: cannot write the output video ({e})") from e
+    finally:
+        dec.close()
+        if writer is not None and not ok:
+            writer.abort()
+    return _entry(dec, rel, out, digest, regions)
+
+
+def _kept(planned: Iterator[Planned], regions: list[Region]) -> Iterator[Planned]:
+    """Pass frames on, collecting their regions into `regions` (the plan) on the way."""
+    for item in planned:
+        regions += item[2]
+        yield item
+
+
+def _writer(dec: media.Decoded, tmp: Path, suffix: str, opts: Options) -> media.Writer:
+    try:
+        return media.Writer(tmp, media.output_suffix(suffix), dec.info, dec.stream.time_base, dec.audio, opts.crf)
+    except (av.FFmpegError, ValueError) as e:
+        raise MediaError(f"{dec.path}: cannot set up the output video ({e})") from e
 
 
 def _index(mp: MediaPlan) -> dict[int, list[Region]]:
@@ -252,17 +386,18 @@ def _index(mp: MediaPlan) -> dict[int, list[Region]]:
     return out
 
 
-def _painted(
-    items: Iterator[tuple[int | None, Any]], index: dict[int, list[Region]], turns: int, method: str
-) -> Iterator[tuple[int | None, Any, Any]]:
+def _painted(items: Iterator[Planned], dec: media.Decoded, method: str) -> Iterator[tuple[int | None, Any, Any]]:
     """(frame index, decoded frame, what the writer takes: the frame painted in place, an
     upright painted RGB array, or None for a frame that needs nothing); audio packets pass."""
-    for i, item in items:
-        regions = None if i is None else index.get(i)
+    for i, item, regions in items:
+        if i is None:
+            yield i, item, None
+            continue
+        turns = dec.info.turns  # known once the first frame is decoded, which this one is
         painted = None if turns or not regions else media.paint_planar(item, regions, method)
         if painted is not None:
             yield i, item, painted
-        elif i is not None and (regions or turns):
+        elif regions or turns:
             rgb = media.upright_rgb(item, turns)
             yield i, item, obscure(rgb, regions, method) if regions else rgb
         else:
@@ -288,7 +423,8 @@ def render(source: Path, mp: MediaPlan, tmp: Path, opts: Options, progress: Prog
     ok = False
     try:
         # Painting happens in the decoding thread, so it overlaps encoding here.
-        for i, item, out in media.threaded(_painted(iter(dec), index, info.turns, opts.method)):
+        planned = ((i, item, [] if i is None else index.get(i, [])) for i, item in iter(dec))
+        for i, item, out in media.threaded(_painted(planned, dec, opts.method)):
             if i is None:
                 writer.audio_packet(item)
                 continue

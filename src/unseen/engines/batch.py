@@ -21,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from unseen.detect.base import Detector
 from unseen.engines.manifest import Manifest, Record
 from unseen.errors import UnseenError
-from unseen.pipeline import Options, Outcome, apply_file, scan_file, sha256
+from unseen.pipeline import Options, Outcome, run_file, sha256
 from unseen.pipeline import Progress as FileProgress
 from unseen.plan import MediaPlan, Plan, Settings, from_json
 
@@ -60,9 +60,7 @@ def process_file(
         return Record(rel, "failed", settings, 0, 0, error=f"{rel}: cannot read ({e.strerror})")
     rec = Record(rel, "failed", settings, st.st_size, st.st_mtime_ns)
     try:
-        media = scan_file(src, rel, detector, opts, progress)
-        plan = Plan(root=str(root), files=[media], settings=Settings(method=opts.method, detector=opts.detector))
-        dest = apply_file(plan, media, out_dir, opts, progress)
+        media, dest = run_file(src, rel, root, out_dir, detector, opts, progress)
     except UnseenError as e:
         rec.error = str(e)
     except Exception as e:  # noqa: BLE001 - one odd file must not stop an archive; it is reported
@@ -75,6 +73,7 @@ def process_file(
         rec.output_size = dest.stat().st_size
         rec.regions = len(media.regions)
         rec.frames = media.frames or 1
+        plan = Plan(root=str(root), files=[media], settings=Settings(method=opts.method, detector=opts.detector))
         rec.media = json.loads(json.dumps(plan.to_json()["files"][0]))  # as the manifest stores it
     rec.seconds = round(time.monotonic() - t0, 3)
     return rec

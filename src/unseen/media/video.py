@@ -17,6 +17,7 @@ What a caller must know:
 from __future__ import annotations
 
 import contextlib
+import math
 import queue
 import threading
 from collections.abc import Iterator
@@ -355,12 +356,12 @@ def paint_planar(frame: Any, regions: list[Region], method: str) -> Any | None:
     w, h = frame.width, frame.height
     if method not in ("fill", "solid") or frame.format.name not in PLANAR or w % 2 or h % 2:
         return None
-    masks = [m for m in (region_mask(r, w, h) for r in regions) if m[2].size]
+    masks = [m for m in (_region_mask(r, w, h) for r in regions) if m[0].stop > m[0].start and m[1].stop > m[1].start]
     if not masks:
         return frame
     mask = np.zeros((h, w), bool)
     for ys, xs, m in masks:
-        mask[ys, xs] |= m
+        _add(mask[ys, xs], m)
     # Copies the pixels only if the decoder still holds them (reference frames): its buffers
     # are never written to, and an unshared frame is painted in place with no copy at all.
     frame.make_writable()
@@ -371,7 +372,7 @@ def paint_planar(frame: Any, regions: list[Region], method: str) -> Any | None:
         x1, y1, x2, y2 = group.bounds
         blob = np.zeros((y2 - y1, x2 - x1), bool)
         for ys, xs, m in group.masks:
-            blob[ys.start - y1 : ys.stop - y1, xs.start - x1 : xs.stop - x1] |= m
+            _add(blob[ys.start - y1 : ys.stop - y1, xs.start - x1 : xs.stop - x1], m)
         # The group's box on the 2x2 chroma grid (w and h are even, so this stays in the frame).
         ex1, ey1, ex2, ey2 = x1 & ~1, y1 & ~1, (x2 + 1) & ~1, (y2 + 1) & ~1
         big = np.zeros((ey2 - ey1, ex2 - ex1), bool)
@@ -382,7 +383,7 @@ def paint_planar(frame: Any, regions: list[Region], method: str) -> Any | None:
             pad = ring_pad(x2 - x1, y2 - y1)
             cp = max(1, -(-pad // 2))
             luma, n_free = _ring_mean(y, free, (y1 - pad, y2 + pad, x1 - pad, x2 + pad))
-            if not n_free or mostly_outside(group.bounds, pad, w, h, int(blob.sum())):
+            if not n_free or mostly_outside(group.bounds, pad, w, h, cv2.countNonZero(blob.view(np.uint8))):
                 colour = _neutral_yuv(full_range)
             else:
                 # Free chroma samples (none of their four luma pixels covered), in the window only.
@@ -391,20 +392,51 @@ def paint_planar(frame: Any, regions: list[Region], method: str) -> Any | None:
                 free_c = (~_quad_any(mask[2 * cy1 : 2 * cy2, 2 * cx1 : 2 * cx2])).view(np.uint8)
                 c_box = (cy1, cy2, cx1, cx2)
                 colour = (luma, _ring_mean(u, free_c, c_box, True)[0], _ring_mean(v, free_c, c_box, True)[0])
-        y[y1:y2, x1:x2][blob] = colour[0]
+        _set(y[y1:y2, x1:x2], blob, colour[0])
         blob_c = _quad_any(big)
-        u[ey1 // 2 : ey2 // 2, ex1 // 2 : ex2 // 2][blob_c] = colour[1]
-        v[ey1 // 2 : ey2 // 2, ex1 // 2 : ex2 // 2][blob_c] = colour[2]
+        _set(u[ey1 // 2 : ey2 // 2, ex1 // 2 : ex2 // 2], blob_c, colour[1])
+        _set(v[ey1 // 2 : ey2 // 2, ex1 // 2 : ex2 // 2], blob_c, colour[2])
     return frame
+
+
+Mask = tuple[slice, slice, np.ndarray | None]  # obscure.region_mask; None: the whole box
+
+
+def _region_mask(r: Region, w: int, h: int) -> Mask:
+    """obscure.region_mask, without making an all-True array for a box (the default shape)."""
+    if r.shape != "box":
+        return region_mask(r, w, h)
+    x1, y1, x2, y2 = r.box
+    return (
+        slice(max(0, math.floor(y1)), min(h, math.ceil(y2))),
+        slice(max(0, math.floor(x1)), min(w, math.ceil(x2))),
+        None,
+    )
+
+
+def _add(window: np.ndarray, m: np.ndarray | None) -> None:
+    """window |= m (m None: the whole window)."""
+    if m is None:
+        window[...] = True
+    else:
+        window |= m
+
+
+def _set(window: np.ndarray, where: np.ndarray, value: int) -> None:
+    """window[where] = value in place, with OpenCV's saturating arithmetic on 0/1 masks: about
+    5x faster than numpy's boolean assignment on the large blobs of a crowd."""
+    m = where.view(np.uint8)
+    cv2.subtract(window, cv2.multiply(window, m), dst=window)
+    cv2.add(window, m * np.uint8(value), dst=window)
 
 
 @dataclass
 class _Group:
     bounds: tuple[int, int, int, int]  # x1, y1, x2, y2 (integer pixels, end exclusive)
-    masks: list[tuple[slice, slice, np.ndarray]]
+    masks: list[Mask]
 
 
-def _groups(masks: list[tuple[slice, slice, np.ndarray]]) -> list[_Group]:
+def _groups(masks: list[Mask]) -> list[_Group]:
     """Region masks (obscure.region_mask) whose pixel boxes overlap or touch (8-connected),
     grouped: each group is painted one colour, as obscure's `fill` paints each connected blob
     (boxes joined, not pixels: no full-frame labelling, which costs more than the painting at 1080p)."""

@@ -70,6 +70,8 @@ class Tracker:
         # (lost track id, new track id): a new face near a face that was lost at the same
         # detection frame, probably one face that moved further than association follows.
         self.links: list[tuple[int, int]] = []
+        # The last association made, reused when `update` follows `jumps` with the same boxes.
+        self._matched: tuple[int, np.ndarray, list[Track | None]] | None = None
 
     def jumps(self, frame: int, boxes: np.ndarray, min_size: float = 0.0) -> int:
         """How many of these boxes (those at least `min_size` px on their long side) match no
@@ -101,6 +103,7 @@ class Tracker:
     def update(self, frame: int, boxes: np.ndarray, scores: np.ndarray) -> list[int]:
         """Add one detection frame's boxes (n, 4); returns the track id given to each box."""
         matches = self._match(frame, boxes)
+        self._matched = None  # the tracks change now
         jumped = dict(self._jumped(frame, boxes, matches))
         self._live = [t for t in self._live if frame - t.frames[-1] <= self.max_gap]
         ids = []
@@ -116,6 +119,13 @@ class Tracker:
         return ids
 
     def _match(self, frame: int, boxes: np.ndarray) -> list[Track | None]:
+        if self._matched is not None and self._matched[0] == frame and self._matched[1] is boxes:
+            return self._matched[2]
+        matched = self._associate(frame, boxes)
+        self._matched = (frame, boxes, matched)
+        return matched
+
+    def _associate(self, frame: int, boxes: np.ndarray) -> list[Track | None]:
         live = [t for t in self._live if frame - t.frames[-1] <= self.max_gap]
         out: list[Track | None] = [None] * len(boxes)
         if not len(boxes) or not live:

@@ -182,8 +182,10 @@ class _Final:
         self.tracks += self.tracker.tracks[self.taken :]
         self.links += self.tracker.links[self.taken_links :]
         self.taken, self.taken_links = len(self.tracker.tracks), len(self.tracker.links)
-        # A track ended this long ago is never extended again, and its tail and links end before start.
-        horizon = start - 2 * s.max_gap - s.tail - s.lead - s.step
+        # A track whose last detection is further back than its hold and than a link can reach
+        # places nothing from `start` on, and is never extended again (start is max_gap + lead
+        # behind the latest detection, and a track is extended across max_gap at most).
+        horizon = start - max(s.tail, s.max_gap) - 1
         self.tracks = [t for t in self.tracks if t.frames[-1] >= horizon]
         live = {t.id for t in self.tracks}
         self.links = [link for link in self.links if link[1] in live]

@@ -17,18 +17,16 @@ from unseen.detect.centerface import CenterFace
 from unseen.errors import LimitError, MediaError
 from unseen.media import video as media
 from unseen.obscure import coverage_mask
-from unseen.pipeline import Options, apply_file, atomic_output, scan_file
+from unseen.pipeline import Options, apply_file, atomic_output, run_file, scan_file
 from unseen.plan import Plan
 
 DIRTY = ("dirty", "video")
 
 
 def _run(src: Path, out_dir: Path, opts: Options | None = None) -> tuple[Path, object]:
-    """scan + apply one file the way `unseen run` does; returns (output, media plan)."""
-    opts = opts or Options()
-    mp = scan_file(src, src.name, None, opts)  # type: ignore[arg-type]
-    plan = Plan(root=str(src.parent), files=[mp])
-    return apply_file(plan, mp, out_dir, opts), mp
+    """Anonymise one file the way `unseen run` does (a video in one pass); returns (output, media plan)."""
+    mp, out = run_file(src, src.name, src.parent, out_dir, None, opts or Options())  # type: ignore[arg-type]
+    return out, mp
 
 
 def _video_pts(path: Path) -> list[float]:
@@ -374,11 +372,11 @@ def test_yuv_painter_paints_neutral_where_the_ring_is_outside_the_frame() -> Non
 def test_one_pass_run_writes_what_scan_then_apply_writes(tmp_path: Path, tagged_mp4: tuple[Path, Path, object]) -> None:
     """`unseen run` decodes a video once and encodes frames while detection goes on ahead; its
     plan, pixels and audio must be those of scanning first and rendering the finished plan."""
-    src, two_pass, mp = tagged_mp4
-    out = tmp_path / "one.mp4"
-    one = video.run(src, src.name, src.name, mp.sha256, out, Options())  # type: ignore[attr-defined]
+    src, out, one = tagged_mp4
+    mp = scan_file(src, src.name, None, Options())  # type: ignore[arg-type]
+    two_pass = apply_file(Plan(root=str(src.parent), files=[mp]), mp, tmp_path, Options())
     assert one.regions == mp.regions and one.frames == mp.frames  # type: ignore[attr-defined]
-    assert len(one.regions) > 0
+    assert len(mp.regions) > 0
     with av.open(str(out)) as a, av.open(str(two_pass)) as b:
         fa = [f.to_ndarray(format="rgb24") for f in a.decode(video=0)]
         fb = [f.to_ndarray(format="rgb24") for f in b.decode(video=0)]

@@ -1,4 +1,6 @@
-"""Video entry points for the pipeline: `scan` (frames -> tracked regions) and `render` (plan -> file).
+"""Video entry points for the pipeline: `scan` (frames -> tracked regions), `render` (plan ->
+file), and `run`, both in one pass (one decode; a frame is painted and encoded once no later
+detection can change its regions, with the plan `scan` would make).
 
 Speed comes from not doing deface's work on every pixel of every frame (docs/video.md):
 - detect on every `step`-th frame (and the last) only, on a copy scaled (inside the decoder's colour
@@ -49,9 +51,10 @@ class VideoSettings:
     - `min_side`: never detect on an image whose long side is below this (small videos are cheap:
       they are detected at full size; at 2/3, the 16-32 px faces of the 480x270 GIF previews
       leaked 6 frames, benchmarks/video_leaks.py --min-face 16).
-    - `scales`: passes over the detection image (0.5 finds close-ups that fill the frame); a
-      detection image whose long side is at most `single_pass_side` gets the 1.0 pass only (a
-      face filling it is still within CenterFace's range).
+    - `scales`: passes over the detection image (1/3 finds close-ups that fill the frame, more
+      of them than 0.5 did at ~60% of the cost: benchmarks/video_closeups.py); a detection
+      image whose long side is at most `single_pass_side` gets the 1.0 pass only (a face
+      filling it is still within CenterFace's range).
     - `threshold`: CenterFace score threshold (low: a false box costs a patch, a miss costs a face).
     - `edge`: pixels of the detection image mirrored past each border (CenterFace's `edge`): a
       face cut by the frame's edge is narrower than `min_face`, but with its mirror image it

@@ -178,10 +178,10 @@ def test_detector_crash_on_one_file_reported_batch_goes_on(tmp_path, face, detec
     assert [m.path for m in plan.files] == ["b.jpg"]
 
 
-def _env(marker: Path) -> dict[str, str]:
+def _env(marker: Path, hook: str = "UNSEEN_TEST_SLOW_ENCODE") -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(HOOKS), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    env["UNSEEN_TEST_SLOW_ENCODE"] = str(marker)
+    env[hook] = str(marker)
     return env
 
 
@@ -223,6 +223,40 @@ def test_signal_during_write_leaves_nothing(tmp_path: Path, face: Path, sig: int
     _no_partials(written)
     assert not list(written.rglob("*.unseen.*")) and not (out / "a.jpg").exists() and not (out / "b.jpg").exists()
     _unchanged(before, top)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_signal_during_a_one_pass_video_leaves_nothing(tmp_path: Path, sig: int) -> None:
+    """`unseen run clip` decodes, detects, paints and encodes at once, in several threads:
+    stopped mid-file, it leaves neither an output nor a hidden part file, and exits."""
+    src = tmp_path / "in" / "clip.mkv"
+    src.parent.mkdir()
+    shutil.copyfile(data("videos", "intel_sample_videos", "asl_gestures", "eat.mkv"), src)
+    before = _snapshot(src.parent)
+    marker = tmp_path / "encoding"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "unseen.cli", "run", str(src), "--json"],
+        env=_env(marker, "UNSEEN_TEST_SLOW_VIDEO"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the run never reached the encoder"
+            time.sleep(0.05)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == cli.EXIT_INTERRUPTED, err
+    _no_partials(src.parent)
+    assert sorted(p.name for p in src.parent.iterdir()) == ["clip.mkv"]
+    _unchanged(before, src.parent)
 
 
 # ---- inputs are sacred -----------------------------------------------------------------------

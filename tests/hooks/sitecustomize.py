@@ -5,6 +5,7 @@ UNSEEN_TEST_NO_NETWORK=LOG: an audit hook refuses every socket operation and app
     event name to LOG, so a test can check that unseen never even tried.
 UNSEEN_TEST_SLOW_ENCODE=MARKER: image encoding touches MARKER and then sleeps, holding the
     run inside a write so a test can interrupt it there.
+UNSEEN_TEST_SLOW_VIDEO=MARKER: the same for video, at the 11th frame written.
 """
 
 from __future__ import annotations
@@ -37,3 +38,18 @@ if _marker:
         return _encode(*args, **kwargs)
 
     _image.encode = _slow_encode
+
+_video_marker = os.environ.get("UNSEEN_TEST_SLOW_VIDEO")
+if _video_marker:
+    import unseen.media.video as _video
+
+    _frame = _video.Writer.frame
+
+    def _slow_frame(self, picture, source, index):  # type: ignore[no-untyped-def]
+        if index == 10:  # well inside the one-pass run: detection is ahead, encoding under way
+            with open(_video_marker, "a", encoding="utf-8") as f:
+                f.write("encoding\n")
+            time.sleep(60)
+        return _frame(self, picture, source, index)
+
+    _video.Writer.frame = _slow_frame

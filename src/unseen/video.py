@@ -147,11 +147,11 @@ def _throttle(progress: Progress | None) -> Progress:
     """Calls `progress` at most every PROGRESS_EVERY_S: a bar redraw per frame costs real time."""
     last = [0.0]
 
-    def tick(name: str, fraction: float) -> None:
+    def tick(name: str, fraction: float, frames: int) -> None:
         now = time.monotonic()
         if progress is not None and now - last[0] >= PROGRESS_EVERY_S:
             last[0] = now
-            progress(name, min(fraction, 0.99))
+            progress(name, min(fraction, 0.99), frames)
 
     return tick
 
@@ -281,7 +281,7 @@ def _planned(
             if len(pending) > workers:
                 yield from release(final.settled(settle(pool, *pending.popleft())))
             if expected:
-                tick(rel, i / expected)
+                tick(rel, i / expected, i + 1)
         while pending:
             yield from release(final.settled(settle(pool, *pending.popleft())))
     info = dec.info
@@ -436,7 +436,7 @@ def render(source: Path, mp: MediaPlan, tmp: Path, opts: Options, progress: Prog
             if i >= frames:
                 raise MediaError(f"{mp.path}: has more frames than the plan's {frames}; scan it again")
             writer.frame(out, item, i)
-            tick(mp.path, (i + 1) / max(frames, 1))
+            tick(mp.path, (i + 1) / max(frames, 1), i + 1)
         if dec.frames != frames:
             raise MediaError(f"{mp.path}: decoded {dec.frames} frames, the plan says {frames}; scan it again")
         writer.finish()

@@ -24,6 +24,7 @@ from unseen.errors import UnseenError
 from unseen.pipeline import Options, Outcome, run_file, sha256
 from unseen.pipeline import Progress as FileProgress
 from unseen.plan import MediaPlan, Plan, Settings, from_json
+from unseen.progress import FrameRate
 
 # Inference threads per worker, the same whatever the worker count: onnxruntime's CPU GEMM picks
 # its summation blocking from each thread's share of the columns, so on small feature maps (the
@@ -260,6 +261,7 @@ class BatchProgress:
         self.frames = 0
         self.failures = 0
         self.partial: dict[str, float] = {}
+        self.rate = FrameRate()
 
     def __enter__(self) -> BatchProgress:
         self.progress.start()
@@ -268,12 +270,14 @@ class BatchProgress:
     def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
         self.progress.stop()
 
-    def file_progress(self, rel: str, fraction: float) -> None:
-        """A long file (video) is part way: move the bar by its fraction so time left stays honest."""
+    def file_progress(self, rel: str, fraction: float, frames: int = 0) -> None:
+        """A long file (video) is part way: move the bar by its fraction so time left stays
+        honest, and show its frames/s."""
         if fraction >= 1.0:
             return
         self.partial[rel] = fraction
-        self.progress.update(self.task, completed=self.files + sum(self.partial.values()), file=rel[-40:])
+        done = self.files + sum(self.partial.values())
+        self.progress.update(self.task, completed=done, file=f"{rel[-40:]}{self.rate.text(rel, frames)}")
 
     def finished(self, rec: Record) -> None:
         self.partial.pop(rec.path, None)

@@ -148,12 +148,12 @@ def _task(src: str, rel: str, root: str, out: str | None, settings: str) -> Reco
     assert _detector is not None and _opts is not None
     last = [0.0]
 
-    def progress(file: str, fraction: float) -> None:
+    def progress(file: str, fraction: float, frames: int) -> None:
         now = time.monotonic()
         if _queue is not None and now - last[0] > 0.5:
             last[0] = now
             with contextlib.suppress(queue_mod.Full):
-                _queue.put_nowait((file, fraction))
+                _queue.put_nowait((file, fraction, frames))
 
     out_dir = Path(out) if out is not None else None
     return process_file(Path(src), rel, Path(root), out_dir, _detector, _opts, settings, progress)
@@ -231,7 +231,7 @@ def _died(job: Job, settings: str) -> Record:
 def _drain(q: Any, bar: BatchProgress) -> None:
     for _ in range(1000):
         try:
-            file, fraction = q.get_nowait()
+            file, fraction, frames = q.get_nowait()
         except queue_mod.Empty:
             return
-        bar.file_progress(file, fraction)
+        bar.file_progress(file, fraction, frames)

@@ -258,7 +258,7 @@ class Review:
             rel = p.relative_to(self.root).as_posix()
             job.current, job.fraction = rel, 0.0
 
-            def progress(_: str, fraction: float) -> None:
+            def progress(_: str, fraction: float, frames: int) -> None:
                 job.fraction = fraction
 
             try:
@@ -421,7 +421,7 @@ class Review:
             for media in plan.files:
                 job.current, job.fraction = media.path, 0.0
 
-                def progress(_: str, fraction: float) -> None:
+                def progress(_: str, fraction: float, frames: int) -> None:
                     job.fraction = fraction
 
                 try:

@@ -178,11 +178,34 @@ def test_detector_crash_on_one_file_reported_batch_goes_on(tmp_path, face, detec
     assert [m.path for m in plan.files] == ["b.jpg"]
 
 
-def _env(marker: Path, hook: str = "UNSEEN_TEST_SLOW_ENCODE") -> dict[str, str]:
+def _interrupted(args: list[str], marker: Path, sig: int, hook: str = "UNSEEN_TEST_SLOW_ENCODE") -> tuple[int, str]:
+    """Run the CLI with a test hook that touches `marker` inside a write and holds it there,
+    send `sig` once it is there; (exit code, stderr)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(HOOKS), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env[hook] = str(marker)
-    return env
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "unseen.cli", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A shell that starts pytest in the background leaves SIGINT ignored, and children inherit
+        # that; a user's Ctrl-C reaches unseen with the default action, so the test restores it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():  # wait until the run is inside the write
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the run never reached the write"
+            time.sleep(0.05)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, err
 
 
 @pytest.mark.parametrize(
@@ -194,30 +217,9 @@ def test_signal_during_write_leaves_nothing(tmp_path: Path, face: Path, sig: int
     top = _tree(tmp_path / "in", face, ["a.jpg", "b.jpg"])
     before = _snapshot(top)
     out = tmp_path / "out"
-    marker = tmp_path / "encoding"
     args = ["run", str(top), "--json"] + (["-o", str(out), "--workers", "1"] if with_output else [])
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "unseen.cli", *args],
-        env=_env(marker),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        # A shell that starts pytest in the background leaves SIGINT ignored, and children inherit
-        # that; a user's Ctrl-C reaches unseen with the default action, so the test restores it.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while not marker.exists():  # wait until the run is inside the write of a.jpg
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the run never reached the write"
-            time.sleep(0.05)
-        proc.send_signal(sig)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == cli.EXIT_INTERRUPTED, err
+    code, err = _interrupted(args, tmp_path / "encoding", sig)
+    assert code == cli.EXIT_INTERRUPTED, err
     assert "interrupted" in err
     written = out if with_output else top
     _no_partials(written)
@@ -233,27 +235,8 @@ def test_signal_during_a_one_pass_video_leaves_nothing(tmp_path: Path, sig: int)
     src.parent.mkdir()
     shutil.copyfile(data("videos", "intel_sample_videos", "asl_gestures", "eat.mkv"), src)
     before = _snapshot(src.parent)
-    marker = tmp_path / "encoding"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "unseen.cli", "run", str(src), "--json"],
-        env=_env(marker, "UNSEEN_TEST_SLOW_VIDEO"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while not marker.exists():
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the run never reached the encoder"
-            time.sleep(0.05)
-        proc.send_signal(sig)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == cli.EXIT_INTERRUPTED, err
+    code, err = _interrupted(["run", str(src), "--json"], tmp_path / "encoding", sig, "UNSEEN_TEST_SLOW_VIDEO")
+    assert code == cli.EXIT_INTERRUPTED, err
     _no_partials(src.parent)
     assert sorted(p.name for p in src.parent.iterdir()) == ["clip.mkv"]
     _unchanged(before, src.parent)

@@ -234,20 +234,11 @@ def scan(
     progress: Progress | None = None,
 ) -> tuple[Plan, list[Outcome]]:
     """Plan every input; files that fail are reported in the outcomes and left out of the plan."""
-    root, files = discover(inputs, opts.follow_symlinks)
-    plan = Plan(root=str(root), settings=Settings(method=opts.method, detector=opts.detector))
-    failures = []
-    for path in files:
-        rel = path.relative_to(root).as_posix()
-        try:
-            plan.files.append(scan_file(path, rel, detector, opts, progress))
-        except UnseenError as e:
-            failures.append(Outcome(rel, error=str(e)))
-        except Exception as e:  # one bad file must not stop the batch; say what it was
-            failures.append(Outcome(rel, error=unexpected(rel, e)))
-        if progress:
-            progress(rel, 1.0, 0)
-    return plan, failures
+
+    def one(path: Path, rel: str, root: Path, every: frozenset[Path]) -> tuple[MediaPlan, Outcome | None]:
+        return scan_file(path, rel, detector, opts, progress), None
+
+    return _each_input(inputs, opts, progress, one)  # a planned file has no outcome yet: only failures
 
 
 def target(out_dir: Path | None, media: MediaPlan, plan_root: Path) -> Path:
@@ -346,6 +337,22 @@ def run(
     inputs: list[Path], detector: Detector, opts: Options, out_dir: Path | None, progress: Progress | None = None
 ) -> tuple[Plan, list[Outcome]]:
     """scan + apply, file by file (videos in one pass each): the plan made and what happened."""
+
+    def one(path: Path, rel: str, root: Path, every: frozenset[Path]) -> tuple[MediaPlan, Outcome | None]:
+        media, dest = run_file(path, rel, root, out_dir, detector, opts, progress, every)
+        return media, Outcome(rel, str(dest), len(media.regions))
+
+    return _each_input(inputs, opts, progress, one)
+
+
+def _each_input(
+    inputs: list[Path],
+    opts: Options,
+    progress: Progress | None,
+    one: Callable[[Path, str, Path, frozenset[Path]], tuple[MediaPlan, Outcome | None]],
+) -> tuple[Plan, list[Outcome]]:
+    """Call `one(path, rel, root, every input)` on each input; its plan entries make the plan.
+    A file that fails gets an outcome with the reason, and the batch goes on."""
     root, files = discover(inputs, opts.follow_symlinks)
     plan = Plan(root=str(root), settings=Settings(method=opts.method, detector=opts.detector))
     every = frozenset(Path(os.path.abspath(f)) for f in files)
@@ -353,9 +360,10 @@ def run(
     for path in files:
         rel = path.relative_to(root).as_posix()
         try:
-            media, dest = run_file(path, rel, root, out_dir, detector, opts, progress, every)
+            media, outcome = one(path, rel, root, every)
             plan.files.append(media)
-            outcomes.append(Outcome(rel, str(dest), len(media.regions)))
+            if outcome is not None:
+                outcomes.append(outcome)
         except UnseenError as e:
             outcomes.append(Outcome(rel, error=str(e)))
         except Exception as e:  # one bad file must not stop the batch; say what it was

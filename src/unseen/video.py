@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -341,27 +341,8 @@ def run(
     s = settings or settings_for(opts)
     dec = media.Decoded(path, audio=opts.audio)
     regions: list[Region] = []
-    writer: media.Writer | None = None
-    ok = False
-    try:
-        planned = _planned(dec, s, opts, rel, progress, keep=True)
-        for i, item, out_frame in media.threaded(_painted(_kept(planned, regions), dec, opts.method)):
-            if writer is None:  # the first frame is decoded by now: size and rotation are known
-                writer = _writer(dec, tmp, Path(out).suffix, opts)
-            if i is None:
-                writer.audio_packet(item)
-            else:
-                writer.frame(out_frame, item, i)
-        if writer is None:
-            raise MediaError(f"{path}: no video frame could be decoded")
-        writer.finish()
-        ok = True
-    except av.FFmpegError as e:  # decode errors are MediaError already: this is the output side
-        raise MediaError(f"{rel}: cannot write the output video ({e})") from e
-    finally:
-        dec.close()
-        if writer is not None and not ok:
-            writer.abort()
+    planned = _planned(dec, s, opts, rel, progress, keep=True)
+    _encode(dec, _painted(_kept(planned, regions), dec, opts.method), tmp, Path(out).suffix, opts, rel)
     return _entry(dec, rel, out, digest, regions)
 
 
@@ -370,6 +351,45 @@ def _kept(planned: Iterator[Planned], regions: list[Region]) -> Iterator[Planned
     for item in planned:
         regions += item[2]
         yield item
+
+
+def _encode(
+    dec: media.Decoded,
+    painted: Iterator[tuple[int | None, Any, Any]],
+    tmp: Path,
+    suffix: str,
+    opts: Options,
+    name: str,
+    each: Callable[[int], None] | None = None,
+    last: Callable[[], None] | None = None,
+) -> None:
+    """Encode the painted frames and copy the audio packets into `tmp`, in a thread of their
+    own behind `painted`; `each` sees every frame index, `last` runs before the file is
+    finished (both raise to refuse it). Closes `dec`; on any failure the output is abandoned."""
+    writer: media.Writer | None = None
+    ok = False
+    try:
+        for i, item, picture in media.threaded(painted):
+            if writer is None:  # a frame is decoded by now: size and rotation are known
+                writer = _writer(dec, tmp, suffix, opts)
+            if i is None:
+                writer.audio_packet(item)
+                continue
+            if each is not None:
+                each(i)
+            writer.frame(picture, item, i)
+        if writer is None:
+            raise MediaError(f"{name}: no video frame to write")
+        if last is not None:
+            last()
+        writer.finish()
+        ok = True
+    except av.FFmpegError as e:  # decode errors are MediaError already: this is the output side
+        raise MediaError(f"{name}: cannot write the output video ({e})") from e
+    finally:
+        dec.close()
+        if writer is not None and not ok:
+            writer.abort()
 
 
 def _writer(dec: media.Decoded, tmp: Path, suffix: str, opts: Options) -> media.Writer:
@@ -419,31 +439,17 @@ def render(source: Path, mp: MediaPlan, tmp: Path, opts: Options, progress: Prog
     if frames > opts.max_frames:
         raise LimitError(f"{mp.path}: {frames} frames is over the limit of {opts.max_frames} (--max-frames)")
     dec = media.Decoded(source, audio=opts.audio)
-    try:
-        writer = media.Writer(tmp, Path(mp.output).suffix, info, dec.stream.time_base, dec.audio, opts.crf)
-    except (av.FFmpegError, ValueError) as e:
-        dec.close()
-        raise MediaError(f"{mp.path}: cannot set up the output video ({e})") from e
     tick = _throttle(progress)
-    ok = False
-    try:
-        # Painting happens in the decoding thread, so it overlaps encoding here.
-        planned = ((i, item, [] if i is None else index.get(i, [])) for i, item in iter(dec))
-        for i, item, out in media.threaded(_painted(planned, dec, opts.method)):
-            if i is None:
-                writer.audio_packet(item)
-                continue
-            if i >= frames:
-                raise MediaError(f"{mp.path}: has more frames than the plan's {frames}; scan it again")
-            writer.frame(out, item, i)
-            tick(mp.path, (i + 1) / max(frames, 1), i + 1)
+
+    def each(i: int) -> None:
+        if i >= frames:
+            raise MediaError(f"{mp.path}: has more frames than the plan's {frames}; scan it again")
+        tick(mp.path, (i + 1) / max(frames, 1), i + 1)
+
+    def last() -> None:
         if dec.frames != frames:
             raise MediaError(f"{mp.path}: decoded {dec.frames} frames, the plan says {frames}; scan it again")
-        writer.finish()
-        ok = True
-    except av.FFmpegError as e:  # decode errors are MediaError already: this is the output side
-        raise MediaError(f"{mp.path}: cannot write the output video ({e})") from e
-    finally:
-        dec.close()
-        if not ok:
-            writer.abort()
+
+    # Painting happens in the decoding thread, so it overlaps encoding.
+    planned = ((i, item, [] if i is None else index.get(i, [])) for i, item in iter(dec))
+    _encode(dec, _painted(planned, dec, opts.method), tmp, Path(mp.output).suffix, opts, mp.path, each, last)

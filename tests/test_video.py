@@ -136,9 +136,14 @@ def test_telemetry_and_data_tracks_dropped(tmp_path: Path) -> None:
         assert sorted(s.type for s in c.streams) == ["audio", "video"]
 
 
-def test_rotation_is_applied_and_not_written(tmp_path: Path) -> None:
+@pytest.mark.parametrize("passes", ["run", "scan then apply"])
+def test_rotation_is_applied_and_not_written(tmp_path: Path, passes: str) -> None:
     src = data(*DIRTY, "video_rotation_90.mp4")  # 100x60 stored, displayed turned a quarter
-    out, mp = _run(src, tmp_path)
+    if passes == "run":
+        out, mp = _run(src, tmp_path)
+    else:
+        mp = scan_file(src, src.name, None, Options())  # type: ignore[arg-type]
+        out = apply_file(Plan(root=str(src.parent), files=[mp]), mp, tmp_path, Options())
     assert (mp.width, mp.height) == (60, 100)  # type: ignore[attr-defined]
     with av.open(str(out)) as c:
         frame = next(c.decode(video=0))

@@ -342,6 +342,7 @@ def run(
     dec = media.Decoded(path, audio=opts.audio)
     regions: list[Region] = []
     planned = _planned(dec, s, opts, rel, progress, keep=True)
+    # Nothing comes out of `planned` before a frame is decoded: dec.info knows the rotation then.
     _encode(dec, _painted(_kept(planned, regions), dec, opts.method), tmp, Path(out).suffix, opts, rel)
     return _entry(dec, rel, out, digest, regions)
 
@@ -362,16 +363,19 @@ def _encode(
     name: str,
     each: Callable[[int], None] | None = None,
     last: Callable[[], None] | None = None,
+    info: media.VideoInfo | None = None,
 ) -> None:
     """Encode the painted frames and copy the audio packets into `tmp`, in a thread of their
     own behind `painted`; `each` sees every frame index, `last` runs before the file is
-    finished (both raise to refuse it). Closes `dec`; on any failure the output is abandoned."""
+    finished (both raise to refuse it). The output's size and rotation are `info`'s, or
+    without it `dec.info` at the first item (which must then come after a decoded frame).
+    Closes `dec`; on any failure the output is abandoned."""
     writer: media.Writer | None = None
     ok = False
     try:
         for i, item, picture in media.threaded(painted):
-            if writer is None:  # a frame is decoded by now: size and rotation are known
-                writer = _writer(dec, tmp, suffix, opts)
+            if writer is None:
+                writer = _writer(dec, tmp, suffix, opts, info or dec.info)
             if i is None:
                 writer.audio_packet(item)
                 continue
@@ -392,9 +396,9 @@ def _encode(
             writer.abort()
 
 
-def _writer(dec: media.Decoded, tmp: Path, suffix: str, opts: Options) -> media.Writer:
+def _writer(dec: media.Decoded, tmp: Path, suffix: str, opts: Options, info: media.VideoInfo) -> media.Writer:
     try:
-        return media.Writer(tmp, media.output_suffix(suffix), dec.info, dec.stream.time_base, dec.audio, opts.crf)
+        return media.Writer(tmp, media.output_suffix(suffix), info, dec.stream.time_base, dec.audio, opts.crf)
     except (av.FFmpegError, ValueError) as e:
         raise MediaError(f"{dec.path}: cannot set up the output video ({e})") from e
 
@@ -452,4 +456,6 @@ def render(source: Path, mp: MediaPlan, tmp: Path, opts: Options, progress: Prog
 
     # Painting happens in the decoding thread, so it overlaps encoding.
     planned = ((i, item, [] if i is None else index.get(i, [])) for i, item in iter(dec))
-    _encode(dec, _painted(planned, dec, opts.method), tmp, Path(mp.output).suffix, opts, mp.path, each, last)
+    painted = _painted(planned, dec, opts.method)
+    # The probed rotation: an audio packet can come before the first frame is decoded.
+    _encode(dec, painted, tmp, Path(mp.output).suffix, opts, mp.path, each, last, info)

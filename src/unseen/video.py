@@ -194,10 +194,10 @@ class _Final:
         self.links = [link for link in self.links if link[1] in live]
         filled = fill(self.tracks, stop, s.lead, s.tail, width, height, links=self.links, start=start)
         out: dict[int, list[Region]] = {}
+        opts = self.opts
         for f in range(start, stop):
             for item in filled.get(f, ()):
                 name = self.name if item.detected else "track"
-                opts = self.opts
                 r = region_for(item.box, item.score, width, height, opts.margin, opts.shape, name, f, item.track)
                 if r is not None:
                     out.setdefault(f, []).append(r)
@@ -365,8 +365,8 @@ def _encode(
     last: Callable[[], None] | None = None,
     info: media.VideoInfo | None = None,
 ) -> None:
-    """Encode the painted frames and copy the audio packets into `tmp`, in a thread of their
-    own behind `painted`; `each` sees every frame index, `last` runs before the file is
+    """Encode the painted frames and copy the audio packets into `tmp` (`painted` runs in a
+    thread of its own, a few frames ahead of the encoder); `each` sees every frame index, `last` runs before the file is
     finished (both raise to refuse it). The output's size and rotation are `info`'s, or
     without it `dec.info` at the first item (which must then come after a decoded frame).
     Closes `dec`; on any failure the output is abandoned."""

@@ -280,8 +280,7 @@ def _planned(
             skipped = []
             if len(pending) > workers:
                 yield from release(final.settled(settle(pool, *pending.popleft())))
-            if expected:
-                tick(rel, i / expected, i + 1)
+            tick(rel, i / expected if expected else 0.0, i + 1)  # no length known: frames/s still show
         while pending:
             yield from release(final.settled(settle(pool, *pending.popleft())))
     info = dec.info

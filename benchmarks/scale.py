@@ -27,8 +27,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import DATA, need  # noqa: E402
+from unseen.detect.centerface import usable_cores  # noqa: E402
 from unseen.engines.batch import Summary  # noqa: E402
-from unseen.engines.local import cpu_count, run_local  # noqa: E402
+from unseen.engines.local import run_local  # noqa: E402
 from unseen.engines.manifest import Record  # noqa: E402
 from unseen.pipeline import Options  # noqa: E402
 
@@ -97,7 +98,7 @@ def main() -> None:
     outs = CACHE / "scale-out"
     shutil.rmtree(outs, ignore_errors=True)
     opts = Options(detector=args.preset)
-    cores = cpu_count()
+    cores = usable_cores()
     stamp = source_stamp()
 
     rows = [

@@ -255,14 +255,18 @@ def test_rehash_redoes_an_input_edited_in_place_with_size_and_mtime_restored(
     assert _records(out)[edited.name].sha256 == hashlib.sha256(edited.read_bytes()).hexdigest()
 
 
-def test_threads_and_workers_follow_the_cores_this_process_may_use(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_threads_and_workers_follow_the_cores_this_process_may_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A container pinned to one core of many: one inference thread, one detection frame in
     flight, one worker, whatever os.cpu_count() says about the machine."""
     from unseen import video
     from unseen.detect.centerface import default_threads
-    from unseen.engines import local
+    from unseen.engines.local import run_local
+    from unseen.pipeline import Options
 
     monkeypatch.delenv("UNSEEN_THREADS", raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 64)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3})
-    assert default_threads() == 1 and video._in_flight() == 1 and local.cpu_count() == 1
+    assert default_threads() == 1 and video._in_flight() == 1
+    assert run_local([_photos(tmp_path / "in")], tmp_path / "out", Options(), quiet=True).workers == 1

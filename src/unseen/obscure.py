@@ -27,16 +27,22 @@ MIN_CONTEXT = 0.25  # share of the ring that must lie inside the image for `fill
 NEUTRAL = (32, 0, 192)
 
 
-def region_mask(region: Region, width: int, height: int) -> tuple[slice, slice, np.ndarray]:
-    """The region's pixels as a boolean mask over its integer bounding box (clipped).
-
-    The box is widened outwards to whole pixels, so a region never covers less than its box."""
+def region_bounds(region: Region, width: int, height: int) -> tuple[slice, slice]:
+    """The rows and columns of the region's integer bounding box, clipped to the image. The box
+    is widened outwards to whole pixels, so a region never covers less than its box."""
     x1, y1, x2, y2 = region.box
-    ix1, iy1 = max(0, math.floor(x1)), max(0, math.floor(y1))
-    ix2, iy2 = min(width, math.ceil(x2)), min(height, math.ceil(y2))
-    ys, xs = slice(iy1, iy2), slice(ix1, ix2)
+    ys = slice(max(0, math.floor(y1)), min(height, math.ceil(y2)))
+    xs = slice(max(0, math.floor(x1)), min(width, math.ceil(x2)))
+    return ys, xs
+
+
+def region_mask(region: Region, width: int, height: int) -> tuple[slice, slice, np.ndarray]:
+    """The region's pixels as a boolean mask over its integer bounding box (region_bounds)."""
+    ys, xs = region_bounds(region, width, height)
+    iy1, iy2, ix1, ix2 = ys.start, ys.stop, xs.start, xs.stop
     if region.shape == "box" or ix2 - ix1 < 3 or iy2 - iy1 < 3:
-        return ys, xs, np.ones((iy2 - iy1, ix2 - ix1), bool)
+        return ys, xs, np.ones((max(0, iy2 - iy1), max(0, ix2 - ix1)), bool)
+    x1, y1, x2, y2 = region.box
     cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
     rx, ry = max((x2 - x1) / 2, 0.5), max((y2 - y1) / 2, 0.5)
     gy, gx = np.ogrid[iy1:iy2, ix1:ix2]

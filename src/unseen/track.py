@@ -215,6 +215,14 @@ def fill(
             placed.append((f, t.id, score, detected))
             boxes.append(box)
 
+    def between(t: Track, f: int, g: int, a: np.ndarray, b: np.ndarray, score: float) -> None:
+        """Frames strictly between f and g (in the window): boxes moved linearly from a to b,
+        grown by `motion_slack` of the displacement."""
+        shift = np.abs(b - a) * motion_slack
+        pad = max(float(shift[0]), float(shift[2])), max(float(shift[1]), float(shift[3]))
+        for j in range(max(f + 1, start), min(g, frames)):
+            put(j, t, _grow(a + (b - a) * ((j - f) / (g - f)), *pad), score, False)
+
     # Only what lands in start..frames-1 is computed: one-pass `run` asks for a few frames at a
     # time while a track can span the whole video.
     for t in tracks:
@@ -232,12 +240,8 @@ def fill(
                 break
             put(f, t, t.boxes[i], t.scores[i], True)
             if i + 1 < len(t.frames):
-                g = t.frames[i + 1]
-                a, b = t.boxes[i], t.boxes[i + 1]
-                shift = np.abs(b - a) * motion_slack
-                pad = max(float(shift[0]), float(shift[2])), max(float(shift[1]), float(shift[3]))
-                for j in range(max(f + 1, start), min(g, frames)):
-                    put(j, t, _grow(a + (b - a) * ((j - f) / (g - f)), *pad), min(t.scores[i], t.scores[i + 1]), False)
+                score = min(t.scores[i], t.scores[i + 1])
+                between(t, f, t.frames[i + 1], t.boxes[i], t.boxes[i + 1], score)
         if t.frames[-1] + 1 < frames and t.frames[-1] + tail >= start:
             v_last = _velocity(t, -1)
             for k in range(1, tail + 1):
@@ -251,12 +255,7 @@ def fill(
         ta, tb = by_id.get(a_id), by_id.get(b_id)
         if ta is None or tb is None or ta.frames[-1] >= tb.frames[0]:
             continue
-        f, g, box_a, box_b = ta.frames[-1], tb.frames[0], ta.boxes[-1], tb.boxes[0]
-        shift = np.abs(box_b - box_a) * motion_slack
-        pad = max(float(shift[0]), float(shift[2])), max(float(shift[1]), float(shift[3]))
-        for j in range(f + 1, g):
-            s = (j - f) / (g - f)
-            put(j, tb, _grow(box_a + (box_b - box_a) * s, *pad), tb.scores[0], False)
+        between(tb, ta.frames[-1], tb.frames[0], ta.boxes[-1], tb.boxes[0], tb.scores[0])
     return _framed(placed, boxes, width, height, edge)
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from unseen.detect.base import Detector
-from unseen.detect.centerface import usable_cores as cpu_count
+from unseen.detect.centerface import usable_cores
 from unseen.engines.batch import (
     BatchProgress,
     Job,
@@ -74,7 +74,7 @@ def run_local(
         jobs, reused = split_done(pairs, manifest, settings, local_stat, _out_size(out), local_digest, rehash)
         if out is not None:
             jobs, refused = refuse_overwrites(jobs, out, settings)
-        n = max(1, min(workers or cpu_count(), len(jobs)))
+        n = max(1, min(workers or usable_cores(), len(jobs)))
         summary = Summary(str(root), opts, skipped=reused, workers=n, failed=refused)
 
         def record(rec: Record) -> None:

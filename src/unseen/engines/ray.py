@@ -27,6 +27,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from unseen.detect.centerface import usable_cores
 from unseen.engines.batch import (
     BatchProgress,
     Summary,
@@ -37,7 +38,6 @@ from unseen.engines.batch import (
     refuse_overwrites,
     split_done,
 )
-from unseen.engines.local import cpu_count
 from unseen.engines.manifest import MANIFEST_NAME, Manifest, Record, settings_key, sweep_partials
 from unseen.errors import UnseenError
 from unseen.pipeline import MEDIA_SUFFIXES, OUTPUT_TAG, Options, discover, sha256_stream
@@ -236,7 +236,7 @@ def _start_ray(address: str | None, workers: int | None) -> bool:
     kwargs: dict[str, Any] = {"log_to_driver": False, "configure_logging": False}
     if address is None:
         kwargs |= {
-            "num_cpus": workers or cpu_count(),
+            "num_cpus": workers or usable_cores(),
             "object_store_memory": LOCAL_OBJECT_STORE,
             "include_dashboard": False,
         }

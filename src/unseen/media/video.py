@@ -17,7 +17,6 @@ What a caller must know:
 from __future__ import annotations
 
 import contextlib
-import math
 import queue
 import threading
 from collections.abc import Iterator
@@ -32,7 +31,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from unseen.errors import MediaError
-from unseen.obscure import NEUTRAL, mostly_outside, region_mask, ring_pad
+from unseen.obscure import NEUTRAL, mostly_outside, region_bounds, region_mask, ring_pad
 from unseen.plan import Region
 
 # Output suffix -> PyAV muxer. Suffixes not listed are written as MP4 (the output name changes).
@@ -417,14 +416,7 @@ Mask = tuple[slice, slice, np.ndarray | None]  # obscure.region_mask; None: the 
 
 def _region_mask(r: Region, w: int, h: int) -> Mask:
     """obscure.region_mask, without making an all-True array for a box (the default shape)."""
-    if r.shape != "box":
-        return region_mask(r, w, h)
-    x1, y1, x2, y2 = r.box
-    return (
-        slice(max(0, math.floor(y1)), min(h, math.ceil(y2))),
-        slice(max(0, math.floor(x1)), min(w, math.ceil(x2))),
-        None,
-    )
+    return region_mask(r, w, h) if r.shape != "box" else (*region_bounds(r, w, h), None)
 
 
 def _add(window: np.ndarray, m: np.ndarray | None) -> None:

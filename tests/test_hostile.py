@@ -157,6 +157,7 @@ def hostile_tree(tmp_path_factory: pytest.TempPathFactory, face_jpeg: bytes) -> 
         "png-named.jpg": _save(face, "PNG"),
         "text.png": b"this is not an image\n",
         "animated.webp": _save(frames[0], "WEBP", save_all=True, append_images=frames[1:]),
+        "pages.tif": _save(frames[0], "TIFF", save_all=True, append_images=frames[1:]),
         "bomb.png": _png_header(60_000, 60_000),
     }
     bad["truncated.mp4"] = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 100
@@ -186,6 +187,7 @@ def test_batch_reports_each_bad_file_and_goes_on(hostile_tree, tmp_path: Path, c
     assert "decompression bomb" in by_name["bomb.png"]["error"]
     assert "rename" in by_name["png-named.jpg"]["error"]
     assert "animated" in by_name["animated.webp"]["error"]
+    assert "multi-page TIFF (2 pages)" in by_name["pages.tif"]["error"]
 
 
 def test_outputs_carry_no_metadata_or_thumbnail(tmp_path: Path) -> None:

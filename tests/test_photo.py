@@ -266,6 +266,24 @@ def test_overlapping_passes_merge_into_a_box_that_covers_each_confident_one() ->
     assert nms(dets, 0.4).boxes[0].tolist() == [100, 100, 200, 220]
 
 
+def test_candidates_found_once_at_a_low_threshold_merge_as_a_detector_at_a_higher_one() -> None:
+    """benchmarks/widerface_frontier.py scores many thresholds on one set of candidates: that
+    is only valid if filtering them gives exactly what a detector built with that threshold
+    finds, on a real crowd photo (hundreds of candidates, three passes, union merging)."""
+    from unseen.detect.centerface import CenterFace
+    from unseen.detect.multiscale import MultiScale
+
+    src = data("widerface", "images", "2--Demonstration", "2_Demonstration_Political_Rally_2_83.jpg")
+    rgb = np.asarray(Image.open(src).convert("RGB"))
+    h, w = rgb.shape[:2]
+    found = MultiScale(CenterFace(0.05, 1), (0.5, 1.0, 1.75), 1280).candidates(rgb)
+    direct = MultiScale(CenterFace(0.12, 1), (0.5, 1.0, 1.75), 1280, large_threshold=0.2, union=0.5)
+    want = direct.detect(rgb)
+    got = direct.merge(found.select(found.scores > 0.12), w, h)
+    assert len(found) > 2 * len(want) > 20
+    assert np.array_equal(got.boxes, want.boxes) and np.array_equal(got.scores, want.scores)
+
+
 def test_low_scoring_boxes_get_wider_margins() -> None:
     from unseen.detect.base import Detections
     from unseen.pipeline import DEFAULT_MARGIN, LOW_SCORE_MARGIN, regions_for

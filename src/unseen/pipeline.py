@@ -73,11 +73,12 @@ def regions_for(
     margin: float = DEFAULT_MARGIN,
     shape: str = DEFAULT_SHAPE,
     frame: int | None = None,
+    low_score_margin: float = LOW_SCORE_MARGIN,
 ) -> list[Region]:
     """Turn detector output into plan regions: margin added, clipped to the image."""
     out = []
     for box, score in zip(dets.boxes.tolist(), dets.scores.tolist(), strict=True):
-        r = region_for(box, score, width, height, margin, shape, dets.detector, frame)
+        r = region_for(box, score, width, height, margin, shape, dets.detector, frame, None, low_score_margin)
         if r is not None:
             out.append(r)
     return out
@@ -93,14 +94,15 @@ def region_for(
     detector: str,
     frame: int | None = None,
     track: int | None = None,
+    low_score_margin: float = LOW_SCORE_MARGIN,
 ) -> Region | None:
     """One detector box as a plan region, or None if nothing of it is inside the image.
 
-    `margin` is for a confident box; a box scored s gets `LOW_SCORE_MARGIN * (1 - s)` more,
+    `margin` is for a confident box; a box scored s gets `low_score_margin * (1 - s)` more,
     because low scores come with loose boxes: on WIDER FACE, covering 90% of the true face
     takes ~0.13 of the box per side at scores >= 0.8 but ~0.5 below 0.2."""
     raw = (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
-    grown = expand(raw, margin + LOW_SCORE_MARGIN * (1 - min(max(score, 0.0), 1.0)), width, height)
+    grown = expand(raw, margin + low_score_margin * (1 - min(max(score, 0.0), 1.0)), width, height)
     if grown[2] - grown[0] < 1 or grown[3] - grown[1] < 1:
         return None
     return Region(

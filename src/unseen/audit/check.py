@@ -22,6 +22,7 @@ from unseen.audit.residual import PARTLY, Residual, changed_mask, erased, left_s
 from unseen.detect.base import Detections, iou_matrix, nms
 from unseen.errors import UnseenError
 from unseen.media import image
+from unseen.media.video import at_size
 
 MIN_VISIBLE = 12  # px: smaller CenterFace boxes of the original are not checked for being left in
 VIDEO_SAMPLES_PER_SECOND = 2.0  # frames audited per second of video (all frames with --every 1)
@@ -231,8 +232,10 @@ class Auditor:
 def _frames(container: Any, stream: Any) -> Iterator[np.ndarray]:
     """Upright RGB frames (the display rotation applied, as players show them), C-contiguous as
     dlib needs them: FFmpeg pads the rows of some widths (854 px), and rot90 is a strided view."""
+    size = None
     for f in container.decode(stream):
-        rgb = f.to_ndarray(format="rgb24")
+        size = size or (f.width, f.height)
+        rgb = at_size(f, size).to_ndarray(format="rgb24")
         k = (int(getattr(f, "rotation", 0) or 0) // 90) % 4
         yield np.ascontiguousarray(np.rot90(rgb, k) if k else rgb)
 

@@ -156,6 +156,16 @@ def _stream_end(container: Any, stream: Any) -> float | None:
     return None
 
 
+def at_size(frame: Any, size: tuple[int, int]) -> Any:
+    """`frame` scaled to `size` (width, height as decoded, before rotation) unless it is that
+    size. A stream whose frame size changes midway (joined segments of a live stream) is read at
+    its first frame's size throughout, the size the encoder writes: otherwise regions found on
+    frames of one size would be painted on frames of another, in the wrong place."""
+    if (frame.width, frame.height) == size:
+        return frame
+    return _reformat(frame, width=size[0], height=size[1])
+
+
 class Decoded:
     """Iterate `(index, frame)` over the video stream, checking at the end that nothing is missing.
 
@@ -182,6 +192,7 @@ class Decoded:
         last_time = None
         fps = self.info.fps
         hidden = 0  # packets an edit list cuts (a trimmed phone video): decoded, never shown
+        size = (0, 0)  # the first frame's, set with it
         try:
             for packet in self.container.demux(self.stream, *self.audio):
                 if packet.stream.index != self.stream.index:
@@ -192,6 +203,8 @@ class Decoded:
                 for frame in packet.decode():
                     if self.frames == 0:
                         self.info = _info(self.stream, frame.rotation)
+                        size = (frame.width, frame.height)
+                    frame = at_size(frame, size)
                     if frame.time is not None:
                         last_time = frame.time
                     yield self.frames, frame

@@ -39,6 +39,7 @@ from PIL import Image
 from unseen import plan as plan_mod
 from unseen.errors import PlanError, UnseenError
 from unseen.media import image
+from unseen.media.video import at_size
 from unseen.obscure import obscure
 from unseen.pipeline import Options, Outcome, apply_file, discover, scan_file, sha256
 from unseen.plan import MediaPlan, Plan, Region, Settings
@@ -117,6 +118,8 @@ class Frames:
         self.stream = next(
             s for s in self.container.streams.video if not int(s.disposition) & int(av.stream.Disposition.attached_pic)
         )
+        cc = self.stream.codec_context
+        self.size = (cc.width, cc.height)  # the plan's (before rotation), if the size changes midway
         pts = [p.pts for p in self.container.demux(self.stream) if p.size and p.pts is not None]
         self.pts = sorted(pts)
         self.container.seek(0)
@@ -137,7 +140,7 @@ class Frames:
                 self._next = i + 1
                 if i == index:
                     turns = round((frame.rotation or 0) / 90) % 4
-                    rgb = frame.to_ndarray(format="rgb24")
+                    rgb = at_size(frame, self.size).to_ndarray(format="rgb24")
                     return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
                 if i > index:
                     break

@@ -117,6 +117,25 @@ def test_every_format_round_trips(tmp_path: Path, ext: str, fmt: str) -> None:
         assert face_is_gone(before, after, box), f"{fmt}: face {box} still visible"
 
 
+@pytest.mark.parametrize("scale", [1 / 255, 257.0])  # floating point 0..1, and 16-bit samples
+def test_high_depth_greyscale_is_read_as_the_photo_it_is(tmp_path: Path, scale: float) -> None:
+    """A scientific TIFF (32-bit float in 0..1) or a 16-bit one is made 8-bit by scaling, not by
+    clipping: the faces are found and painted, and the rest of the picture is still there."""
+    name = "2008_002506.jpg"
+    with Image.open(data("dlib_faces", name)) as im:
+        grey = np.asarray(im.convert("L"), np.float64)
+    src = tmp_path / "deep.tif"
+    Image.fromarray((grey * scale).astype(np.float32 if scale < 1 else np.uint16)).save(src)
+    with Image.open(src) as im:
+        assert im.mode == ("F" if scale < 1 else "I;16")
+    assert main(["run", str(src)]) == 0
+    before = np.repeat(grey.astype(np.uint8)[..., None], 3, axis=2)
+    after = rgb(tmp_path / "deep.unseen.tif")
+    for box in faces(name):
+        assert face_is_gone(before, after, box), f"face {box} still visible"
+    assert np.median(np.abs(after[..., 0].astype(float) - grey)) < 2  # not a black (or white) picture
+
+
 def test_exif_orientation_is_applied_and_output_is_upright(tmp_path: Path) -> None:
     """A phone photo stored sideways with Orientation=6 comes out upright, faces found upright."""
     name = "2008_002506.jpg"

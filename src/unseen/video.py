@@ -97,12 +97,15 @@ class VideoSettings:
     def max_gap(self) -> int:
         return 4 * self.step
 
-    def detect_size(self, width: int, height: int) -> tuple[int, int]:
-        """Upright size of the detection image for a `width` x `height` video."""
-        long = max(width, height)
+    def detect_size(self, width: int, height: int, sar: float = 1.0) -> tuple[int, int]:
+        """Upright size of the detection image for a `width` x `height` video whose pixels are
+        `sar` times as wide as high: square pixels, as a player shows it (a face stored 30%
+        narrower, as on a 16:9 DVD, is not the face CenterFace was trained on)."""
+        shown = width * sar
+        long = max(shown, height)
         side = min(long, max(self.min_side, round(long * self.detect_face / self.min_face)))
         f = side / long
-        return max(32, round(width * f)), max(32, round(height * f))
+        return max(32, round(shown * f)), max(32, round(height * f))
 
 
 PRESETS: dict[str, VideoSettings] = {
@@ -270,7 +273,7 @@ def _planned(
                 held.append((i, frame))
             info = dec.info
             if size is None:
-                size = s.detect_size(info.width, info.height)
+                size = s.detect_size(info.width, info.height, float(info.sar))
                 det = make_video_detector(s, size)
             if i % s.step:
                 skipped.append((i, frame))  # kept (not converted) in case it needs a closer look

@@ -60,7 +60,9 @@ def output_suffix(suffix: str) -> str:
 @dataclass(frozen=True)
 class VideoInfo:
     """Header facts of the video stream. `width`/`height` are upright (rotation applied);
-    `turns` is how many 90-degree counter-clockwise turns make a decoded frame upright."""
+    `turns` is how many 90-degree counter-clockwise turns make a decoded frame upright; `sar`
+    is the upright pixel's width over its height (DV, HDV, DVD and TV video store wide or
+    narrow pixels that players stretch)."""
 
     width: int
     height: int
@@ -68,6 +70,7 @@ class VideoInfo:
     fps: float
     declared_frames: int | None
     codec: str
+    sar: Fraction = Fraction(1)
 
 
 def _fail(path: Path, e: BaseException) -> MediaError:
@@ -114,7 +117,9 @@ def _info(stream: Any, first_rotation: float | None) -> VideoInfo:
     if turns % 2:
         w, h = h, w
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(30)
-    return VideoInfo(w, h, turns, float(rate), int(stream.frames) or None, cc.name)
+    sar = Fraction(cc.sample_aspect_ratio or stream.sample_aspect_ratio or 1)
+    sar = sar if sar > 0 else Fraction(1)
+    return VideoInfo(w, h, turns, float(rate), int(stream.frames) or None, cc.name, 1 / sar if turns % 2 else sar)
 
 
 _local = threading.local()
@@ -297,6 +302,8 @@ class Writer:
             v = self.out.add_stream("libx264", rate=Fraction(info.fps).limit_denominator(100000))
             v.options = {"crf": str(crf), "preset": X264_PRESET, "a53cc": "0"}  # no captions carried
         v.width, v.height = info.width, info.height
+        if info.sar != 1:
+            v.codec_context.sample_aspect_ratio = info.sar  # shown as wide as the source is
         # 4:2:0 needs even sizes; an odd-sized video keeps its exact size in 4:4:4 instead.
         v.pix_fmt = "yuv420p" if info.width % 2 == 0 and info.height % 2 == 0 else "yuv444p"
         v.time_base = time_base

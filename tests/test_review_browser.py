@@ -60,7 +60,8 @@ def overlaps(box: tuple[float, ...], other: tuple[float, ...]) -> bool:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory, detector) -> Iterator[tuple[Review, ReviewServer]]:
-    root = tmp_path_factory.mktemp("browser") / "shoot"
+    # A long folder name, as real archives have: the path shown in the bar must not widen the page.
+    root = tmp_path_factory.mktemp("browser") / "shoot of the march on 27 November, all cameras and phones"
     root.mkdir()
     shutil.copy(data("dlib_faces", PHOTO), root / PHOTO)
     shutil.copy(data("dlib_faces", "2009_004587.jpg"), root / "2009_004587.jpg")
@@ -158,7 +159,7 @@ def test_photo_add_missed_face_delete_false_region(page: Any, served: tuple[Revi
 
 def test_narrow_window(page: Any) -> None:
     page.set_viewport_size({"width": 390, "height": 760})
-    page.wait_for_timeout(150)
+    settled(page, 390)
     stage = page.locator("#canvas").bounding_box()
     assert stage["width"] >= 350 and stage["height"] >= 250
     for sel in ("#export", "#undo", "#view-published", "#file-list li.current"):
@@ -166,7 +167,14 @@ def test_narrow_window(page: Any) -> None:
         assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390 + 1, sel
         assert box["y"] + box["height"] <= 760, sel
     page.set_viewport_size({"width": 1280, "height": 800})
-    page.wait_for_timeout(150)
+    settled(page, 1280)
+
+
+def settled(page: Any, width: int) -> None:
+    """Wait until the page has the new width and has laid itself out for it (two animation
+    frames), rather than for a fixed time."""
+    page.wait_for_function(f"() => window.innerWidth === {width}")
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
 
 
 def test_video_track_edit_and_whole_frames(page: Any, served: tuple[Review, ReviewServer]) -> None:

@@ -200,6 +200,7 @@ def test_wide_pixels_stay_wide_and_faces_are_detected_as_a_player_shows_them(tmp
         shown = [np.ascontiguousarray(f.to_image().resize((640, 480)).convert("RGB")) for f in c.decode(video=0)]
     s = video.VideoSettings()
     assert s.detect_size(480, 480, 4 / 3) == s.detect_size(640, 480)
+    assert s.detect_size(176, 144, 128 / 117) == s.detect_size(176, 144)  # CIF: near enough to square
     detector = CenterFace(0.5, 1)
     assert mp.regions and all(len(detector.detect(np.asarray(f))) == 0 for f in shown)  # type: ignore[attr-defined]
 

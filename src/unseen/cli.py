@@ -79,7 +79,10 @@ def _media_options(p: argparse.ArgumentParser) -> None:
         help=f"region shape (default {DEFAULT_SHAPE}: covers the face box's corners at the least area)",
     )
     g.add_argument(
-        "--max-pixels", type=int, default=100_000_000, help="refuse images larger than this (decompression bombs)"
+        "--max-pixels",
+        type=int,
+        default=100_000_000,
+        help="refuse images and video frames larger than this (decompression bombs)",
     )
     g.add_argument("--max-frames", type=int, default=2_000_000, help="refuse videos with more frames than this")
     g.add_argument("--follow-symlinks", action="store_true", help="follow symlinks that lead out of input folders")
@@ -149,7 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     apply.add_argument("plan", type=Path, metavar="PLAN")
     _render_options(apply, default_method=None)
-    apply.add_argument("--max-pixels", type=int, default=100_000_000, help="refuse images larger than this")
+    apply.add_argument(
+        "--max-pixels", type=int, default=100_000_000, help="refuse images and video frames larger than this"
+    )
     apply.add_argument("--json", action="store_true", help="print results as JSON on stdout")
 
     for module in EXTRA_COMMANDS:

@@ -213,6 +213,16 @@ class _Final:
 Planned = tuple[int | None, Any, list[Region]]  # (frame index or None for audio, frame/packet, regions)
 
 
+def _refuse_huge(path: Path, info: media.VideoInfo, opts: Options) -> None:
+    """Refuse frames larger than --max-pixels: a run holds ~25 decoded frames, so a crafted
+    16,384 x 16,384 stream would take gigabytes before anything else went wrong."""
+    if info.width * info.height > opts.max_pixels:
+        raise LimitError(
+            f"{path}: {info.width}x{info.height} frames are {info.width * info.height / 1e6:.0f} megapixels, "
+            f"over the limit of {opts.max_pixels / 1e6:.0f}; raise --max-pixels if the file is trusted"
+        )
+
+
 def _planned(
     dec: media.Decoded, s: VideoSettings, opts: Options, rel: str, progress: Progress | None, keep: bool
 ) -> Iterator[Planned]:
@@ -223,6 +233,7 @@ def _planned(
     declared = dec.info.declared_frames
     if declared and declared > opts.max_frames:
         raise LimitError(f"{path}: {declared} frames is over the limit of {opts.max_frames} (--max-frames)")
+    _refuse_huge(path, dec.info, opts)
     tracker = Tracker(max_gap=s.max_gap)
     tick = _throttle(progress)
     expected = dec.expected_frames()
@@ -275,6 +286,7 @@ def _planned(
                 held.append((i, frame))
             info = dec.info
             if size is None:
+                _refuse_huge(path, info, opts)  # the first frame's size, which the header may not tell
                 size = s.detect_size(info.width, info.height, float(info.sar))
                 det = make_video_detector(s, size)
             if i % s.step:
@@ -446,6 +458,7 @@ def render(source: Path, mp: MediaPlan, tmp: Path, opts: Options, progress: Prog
     frames = mp.frames or 0
     if frames > opts.max_frames:
         raise LimitError(f"{mp.path}: {frames} frames is over the limit of {opts.max_frames} (--max-frames)")
+    _refuse_huge(source, info, opts)
     dec = media.Decoded(source, audio=opts.audio)
     tick = _throttle(progress)
 

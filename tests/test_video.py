@@ -33,7 +33,7 @@ def _run(src: Path, out_dir: Path, opts: Options | None = None) -> tuple[Path, o
 
 def _video_pts(path: Path) -> list[float]:
     with av.open(str(path)) as c:
-        s = media._video_stream(c, path)
+        s = media.video_stream(c, path)
         return sorted(float(f.pts * f.time_base) for f in c.decode(s))
 
 

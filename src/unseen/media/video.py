@@ -85,7 +85,8 @@ def _open(path: Path) -> Any:
         raise _fail(path, e) from e
 
 
-def _video_stream(container: Any, path: Path) -> Any:
+def video_stream(container: Any, path: Path) -> Any:
+    """The stream unseen anonymises: the first video stream that is not cover art."""
     for s in container.streams.video:
         if not (int(s.disposition) & int(av.stream.Disposition.attached_pic)):
             return s
@@ -180,7 +181,7 @@ class Decoded:
     def __init__(self, path: Path, audio: bool = False) -> None:
         self.path = path
         self.container = _open(path)
-        self.stream = _video_stream(self.container, path)
+        self.stream = video_stream(self.container, path)
         self.stream.thread_type = "AUTO"
         self.audio = _audio_streams(self.container, path) if audio else []
         self.info = _info(self.stream, None)

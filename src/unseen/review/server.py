@@ -39,7 +39,7 @@ from PIL import Image
 from unseen import plan as plan_mod
 from unseen.errors import PlanError, UnseenError
 from unseen.media import image
-from unseen.media.video import at_size
+from unseen.media.video import at_size, video_stream
 from unseen.obscure import obscure
 from unseen.pipeline import Options, Outcome, apply_file, discover, scan_file, sha256
 from unseen.plan import MediaPlan, Plan, Region, Settings
@@ -115,9 +115,7 @@ class Frames:
         self.path = path
         self.lock = threading.Lock()
         self.container = av.open(str(path), "r", metadata_errors="ignore")
-        self.stream = next(
-            s for s in self.container.streams.video if not int(s.disposition) & int(av.stream.Disposition.attached_pic)
-        )
+        self.stream = video_stream(self.container, path)
         cc = self.stream.codec_context
         self.size = (cc.width, cc.height)  # the plan's (before rotation), if the size changes midway
         pts = [p.pts for p in self.container.demux(self.stream) if p.size and p.pts is not None]

@@ -156,7 +156,6 @@ def hostile_tree(tmp_path_factory: pytest.TempPathFactory, face_jpeg: bytes) -> 
         "truncated.png": _save(face, "PNG")[:700],
         "png-named.jpg": _save(face, "PNG"),
         "text.png": b"this is not an image\n",
-        "animated.webp": _save(frames[0], "WEBP", save_all=True, append_images=frames[1:]),
         "pages.tif": _save(frames[0], "TIFF", save_all=True, append_images=frames[1:]),
         "bomb.png": _png_header(60_000, 60_000),
     }
@@ -186,7 +185,6 @@ def test_batch_reports_each_bad_file_and_goes_on(hostile_tree, tmp_path: Path, c
     assert not list(out.rglob("*.part"))
     assert "decompression bomb" in by_name["bomb.png"]["error"]
     assert "rename" in by_name["png-named.jpg"]["error"]
-    assert "animated" in by_name["animated.webp"]["error"]
     assert "multi-page TIFF (2 pages)" in by_name["pages.tif"]["error"]
 
 

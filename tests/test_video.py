@@ -293,6 +293,36 @@ def test_animated_gif_is_obscured_as_a_video(tmp_path: Path, capsys: pytest.Capt
     assert faces >= 23
 
 
+def test_animated_webp_is_obscured_as_a_video(tmp_path: Path) -> None:
+    """FFmpeg cannot decode animated WebP; unseen reads its frames with Pillow and runs the clip
+    through the video pipeline like a GIF: written as `NAME.webp.mp4`, every frame at its time,
+    every face painted."""
+    from PIL import Image, ImageSequence
+
+    gif = data("videos", "intel_sample_videos", "preview_gifs", "head-pose-face-detection-female.gif")
+    src = tmp_path / "in" / "clip.webp"
+    src.parent.mkdir()
+    with Image.open(gif) as im:
+        frames = [f.convert("RGB") for f in ImageSequence.Iterator(im)]
+    durations = [40 + 20 * (i % 3) for i in range(len(frames))]  # variable frame times, in ms
+    frames[0].save(src, save_all=True, append_images=frames[1:], duration=durations, lossless=True)
+    out, mp = _run(src, tmp_path / "out")
+    assert out.name == "clip.webp.mp4" and mp.kind == "video"  # type: ignore[attr-defined]
+    starts = [sum(durations[:i]) / 1000 for i in range(len(frames))]
+    assert _video_pts(out) == pytest.approx(starts, abs=0.002)
+    with Image.open(src) as im:
+        originals = [np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(im)]
+    with av.open(str(out)) as b:
+        painted = [f.to_ndarray(format="rgb24") for f in b.decode(video=0)]
+    ref, faces = CenterFace(0.5), 0
+    for i, (before, after) in enumerate(zip(originals, painted, strict=True)):
+        for x1, y1, x2, y2 in ref.detect(before).boxes.astype(int):
+            faces += 1
+            diff = np.abs(before[y1:y2, x1:x2].astype(int) - after[y1:y2, x1:x2].astype(int)).mean()
+            assert diff > 10, f"frame {i}: face {x1, y1, x2, y2} was not painted"
+    assert faces >= len(frames) == 23
+
+
 def test_animated_png_is_written_as_a_video_with_every_frame(tmp_path: Path) -> None:
     src = data("dirty", "image_meta", "iss634.apng")
     out, mp = _run(src, tmp_path)

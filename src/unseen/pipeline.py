@@ -30,7 +30,7 @@ VIDEO_SUFFIXES = frozenset(
     {".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".3gp", ".ts", ".mpg", ".mpeg", ".wmv", ".flv"}
     | {".apng"}  # always animated: FFmpeg decodes it as video
 )
-ANIMATED_AS_VIDEO = frozenset({".gif", ".png"})  # animated GIF and APNG (FFmpeg decodes both; not animated WebP)
+ANIMATED_AS_VIDEO = frozenset({".gif", ".png", ".webp"})  # animated GIF, APNG and WebP
 MEDIA_SUFFIXES = image.IMAGE_SUFFIXES | VIDEO_SUFFIXES
 
 
@@ -203,8 +203,8 @@ def unexpected(rel: str, e: Exception) -> str:
 
 
 def is_video(path: Path) -> bool:
-    """Video by its name, or an animated GIF/PNG: a clip saved as an animation is decoded and
-    written as video (`.mp4`), every frame obscured, rather than refused."""
+    """Video by its name, or an animated GIF/PNG/WebP: a clip saved as an animation is decoded
+    and written as video (`.mp4`), every frame obscured, rather than refused."""
     suffix = path.suffix.lower()
     return suffix in VIDEO_SUFFIXES or (suffix in ANIMATED_AS_VIDEO and image.is_animated(path))
 

@@ -23,7 +23,7 @@ from unseen.audit.residual import PARTLY, Residual, changed_mask, erased, left_s
 from unseen.detect.base import Detections, iou_matrix, nms
 from unseen.errors import UnseenError
 from unseen.media import image
-from unseen.media.video import at_size, video_stream
+from unseen.media.video import at_size, open_video, video_stream
 
 MIN_VISIBLE = 12  # px: smaller CenterFace boxes of the original are not checked for being left in
 VIDEO_SAMPLES_PER_SECOND = 2.0  # frames audited per second of video (all frames with --every 1)
@@ -207,7 +207,7 @@ class Auditor:
         import av
 
         try:
-            with av.open(str(original)) as ca, av.open(str(output)) as cb:
+            with open_video(original) as ca, av.open(str(output)) as cb:
                 sa, sb = video_stream(ca, original), video_stream(cb, output)
                 fps = float(sa.average_rate or 25)
                 every = self.every or max(1, round(fps / VIDEO_SAMPLES_PER_SECOND))

@@ -78,11 +78,50 @@ def _fail(path: Path, e: BaseException) -> MediaError:
     return MediaError(f"{path}: not a video unseen can read, corrupt or truncated ({msg})")
 
 
-def _open(path: Path) -> Any:
+def open_video(path: Path) -> Any:
+    """The file as an FFmpeg container; an animated WebP, which FFmpeg cannot decode, as a
+    lossless copy of its frames (`_webp_frames`)."""
+    if path.suffix.lower() == ".webp":
+        return _webp_frames(path)
     try:
         return av.open(str(path), "r", metadata_errors="ignore")
     except (av.FFmpegError, OSError, ValueError, EOFError) as e:
         raise _fail(path, e) from e
+
+
+def _webp_frames(path: Path) -> Any:
+    """An animated WebP's frames (Pillow composes them) written losslessly (FFV1 in Matroska,
+    each at its own time in ms) to an anonymous temporary file, opened as a container: the
+    video path then treats it as any clip. One frame is held at a time."""
+    import tempfile
+
+    from PIL import Image, ImageSequence
+
+    buf = tempfile.TemporaryFile()  # noqa: SIM115 - the returned container reads it until closed
+    try:
+        with Image.open(path) as im:
+            if not getattr(im, "is_animated", False):
+                raise MediaError(f"{path}: a still WebP, not an animation")
+            with av.open(buf, "w", format="matroska") as out:
+                stream = out.add_stream("ffv1", rate=1000)
+                stream.width, stream.height, stream.pix_fmt = im.width, im.height, "yuv444p"
+                stream.time_base = Fraction(1, 1000)
+                last = -1
+                for frame in ImageSequence.Iterator(im):
+                    rgb = frame.convert("RGB")
+                    vf = av.VideoFrame.from_ndarray(np.asarray(rgb), format="rgb24")
+                    last = vf.pts = max(int(frame.info.get("timestamp", 0)), last + 1)
+                    vf.time_base = Fraction(1, 1000)
+                    out.mux(stream.encode(vf))
+                out.mux(stream.encode(None))
+    except MediaError:
+        buf.close()
+        raise
+    except Exception as e:  # noqa: BLE001 - any decoder failure on untrusted input is this file's error
+        buf.close()
+        raise MediaError(f"{path}: not an animated WebP unseen can read, corrupt or truncated ({e})") from e
+    buf.seek(0)
+    return av.open(buf, "r", format="matroska")
 
 
 def video_stream(container: Any, path: Path) -> Any:
@@ -180,7 +219,7 @@ class Decoded:
 
     def __init__(self, path: Path, audio: bool = False) -> None:
         self.path = path
-        self.container = _open(path)
+        self.container = open_video(path)
         self.stream = video_stream(self.container, path)
         self.stream.thread_type = "AUTO"
         self.audio = _audio_streams(self.container, path) if audio else []

@@ -39,7 +39,7 @@ from PIL import Image
 from unseen import plan as plan_mod
 from unseen.errors import PlanError, UnseenError
 from unseen.media import image
-from unseen.media.video import at_size, video_stream
+from unseen.media.video import at_size, open_video, video_stream
 from unseen.obscure import obscure
 from unseen.pipeline import Options, Outcome, apply_file, discover, scan_file, sha256
 from unseen.plan import MediaPlan, Plan, Region, Settings
@@ -110,11 +110,9 @@ class Frames:
     keyframe before it and decodes forward, so stepping is cheap and jumping stays exact."""
 
     def __init__(self, path: Path) -> None:
-        import av
-
         self.path = path
         self.lock = threading.Lock()
-        self.container = av.open(str(path), "r", metadata_errors="ignore")
+        self.container = open_video(path)
         self.stream = video_stream(self.container, path)
         cc = self.stream.codec_context
         self.size = (cc.width, cc.height)  # the plan's (before rotation), if the size changes midway

@@ -104,7 +104,7 @@ def _webp_frames(path: Path) -> Any:
                 raise MediaError(f"{path}: a still WebP, not an animation")
             with av.open(buf, "w", format="matroska") as out:
                 stream = out.add_stream("ffv1", rate=1000)
-                stream.width, stream.height, stream.pix_fmt = im.width, im.height, "yuv444p"
+                stream.width, stream.height, stream.pix_fmt = im.width, im.height, "bgr0"  # RGB, exactly
                 stream.time_base = Fraction(1, 1000)
                 last = -1
                 for frame in ImageSequence.Iterator(im):

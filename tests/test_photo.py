@@ -136,6 +136,29 @@ def test_high_depth_greyscale_is_read_as_the_photo_it_is(tmp_path: Path, scale: 
     assert np.median(np.abs(after[..., 0].astype(float) - grey)) < 2  # not a black (or white) picture
 
 
+def test_a_cut_out_keeps_no_face_outline_in_its_transparency(tmp_path: Path) -> None:
+    """A portrait cut out of its background (transparent PNG) carries the face's outline in its
+    alpha channel: painted regions come out opaque, so no outline survives there, while the
+    transparency elsewhere is kept."""
+    name = "2008_002506.jpg"
+    with Image.open(data("dlib_faces", name)) as im:
+        rgba = im.convert("RGBA")
+    alpha = np.zeros((rgba.height, rgba.width), np.uint8)
+    for x1, y1, x2, y2 in faces(name):  # an ellipse per face: the cut-out's outline
+        yy, xx = np.ogrid[: rgba.height, : rgba.width]
+        inside = ((xx - (x1 + x2) / 2) / ((x2 - x1) / 2)) ** 2 + ((yy - (y1 + y2) / 2) / ((y2 - y1) / 2)) ** 2 <= 1
+        alpha[inside] = 255
+    rgba.putalpha(Image.fromarray(alpha))
+    rgba.save(tmp_path / "cutout.png")
+    assert main(["run", str(tmp_path / "cutout.png")]) == 0
+    with Image.open(tmp_path / "cutout.unseen.png") as out:
+        assert out.mode == "RGBA"
+        kept = np.asarray(out.getchannel("A"))
+    for x1, y1, x2, y2 in faces(name):
+        assert (kept[y1:y2, x1:x2] == 255).all(), f"face {x1, y1, x2, y2}: its outline is still in the alpha"
+    assert (kept == 0).mean() > 0.5  # the background stays transparent
+
+
 def test_exif_orientation_is_applied_and_output_is_upright(tmp_path: Path) -> None:
     """A phone photo stored sideways with Orientation=6 comes out upright, faces found upright."""
     name = "2008_002506.jpg"

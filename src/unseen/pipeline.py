@@ -16,10 +16,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from unseen.detect.base import Detections, Detector
 from unseen.errors import OutputError, UnseenError
 from unseen.media import image
-from unseen.obscure import obscure
+from unseen.obscure import coverage_mask, obscure
 from unseen.plan import MediaPlan, Plan, Region, Settings, expand
 
 DEFAULT_MARGIN = 0.15
@@ -399,7 +401,12 @@ def _write(plan: Plan, media: MediaPlan, source: Path, dest: Path, opts: Options
                     f"{media.path}: image is {pic.width}x{pic.height}, plan says {media.width}x{media.height}"
                 )
             rgb = obscure(pic.rgb, media.regions, plan.settings.method)
-            tmp.write_bytes(image.encode(rgb, pic.alpha, pic.format))
+            alpha = pic.alpha
+            if alpha is not None:
+                # A cut-out's transparency keeps the outline of a face (a profile): painted pixels
+                # are made opaque, so a region shows as its whole shape, not as that outline.
+                alpha = np.where(coverage_mask(media.regions, pic.width, pic.height), 255, alpha).astype(np.uint8)
+            tmp.write_bytes(image.encode(rgb, alpha, pic.format))
 
 
 def apply(plan: Plan, out_dir: Path | None, opts: Options, progress: Progress | None = None) -> list[Outcome]:

@@ -159,6 +159,7 @@ def hostile_tree(tmp_path_factory: pytest.TempPathFactory, face_jpeg: bytes) -> 
         "pages.tif": _save(frames[0], "TIFF", save_all=True, append_images=frames[1:]),
         "bomb.png": _png_header(60_000, 60_000),
     }
+    bad["zero.mp4"] = b""
     bad["truncated.mp4"] = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 100
     for name, body in {**good, **bad}.items():
         (top / name).write_bytes(body)
@@ -186,6 +187,7 @@ def test_batch_reports_each_bad_file_and_goes_on(hostile_tree, tmp_path: Path, c
     assert "decompression bomb" in by_name["bomb.png"]["error"]
     assert "rename" in by_name["png-named.jpg"]["error"]
     assert "multi-page TIFF (2 pages)" in by_name["pages.tif"]["error"]
+    assert "empty (0 bytes)" in by_name["zero.mp4"]["error"]
 
 
 def test_outputs_carry_no_metadata_or_thumbnail(tmp_path: Path) -> None:

@@ -84,6 +84,8 @@ def open_video(path: Path) -> Any:
     if path.suffix.lower() == ".webp":
         return _webp_frames(path)
     try:
+        if path.stat().st_size == 0:
+            raise MediaError(f"{path}: the file is empty (0 bytes); nothing to do, re-copy it from the source")
         return av.open(str(path), "r", metadata_errors="ignore")
     except (av.FFmpegError, OSError, ValueError, EOFError) as e:
         raise _fail(path, e) from e

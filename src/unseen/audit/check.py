@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from unseen.audit.residual import PARTLY, Residual, changed_mask, erased, left_s
 from unseen.detect.base import Detections, iou_matrix, nms
 from unseen.errors import UnseenError
 from unseen.media import image
-from unseen.media.video import at_size, open_video, video_stream
+from unseen.media import video as media
 
 MIN_VISIBLE = 12  # px: smaller CenterFace boxes of the original are not checked for being left in
 VIDEO_SAMPLES_PER_SECOND = 2.0  # frames audited per second of video (all frames with --every 1)
@@ -204,51 +203,31 @@ class Auditor:
         return rep
 
     def _video(self, original: Path, output: Path, rep: FileAudit) -> None:
-        import av
-
+        """Compare the two videos frame by frame as unseen reads them (media.Decoded: cover art
+        skipped, frames an edit list hides left out, every frame at the first one's size)."""
+        a, b = media.Decoded(original), media.Decoded(output)
         try:
-            with open_video(original) as ca, av.open(str(output)) as cb:
-                sa, sb = video_stream(ca, original), video_stream(cb, output)
-                fps = float(sa.average_rate or 25)
-                every = self.every or max(1, round(fps / VIDEO_SAMPLES_PER_SECOND))
-                counts = [0, 0]  # frames decoded, original and output (headers can count hidden ones)
-                pairs = itertools.zip_longest(_frames(ca, sa), _frames(cb, sb))
-                for n, (fa, fb) in enumerate(pairs):
-                    counts[0] += fa is not None
-                    counts[1] += fb is not None
-                    if fa is None or fb is None or n % every:
-                        continue
-                    a, b = _upright_rgb(fa), _upright_rgb(fb)
-                    rep.height, rep.width = a.shape[:2]
-                    found, compared, flat = self.frame(a, b, n)
-                    rep.findings += found
-                    rep.faces_compared += compared
-                    rep.faces_erased += flat
-                    rep.frames_checked += 1
-                rep.frames_total = min(counts)
-                if every > 1:
-                    rep.notes.append(f"sampled every {every}th frame ({rep.frames_checked} of {rep.frames_total})")
-                if counts[0] != counts[1]:
-                    rep.notes.append(f"frame counts differ: original {counts[0]}, output {counts[1]}")
-        except (av.FFmpegError, IndexError) as e:
-            raise UnseenError(f"cannot decode the video pair {original} / {output}: {e}") from e
-
-
-def _frames(container: Any, stream: Any) -> Iterator[Any]:
-    """The stream's frames, all at the first frame's size (as unseen writes them)."""
-    size = None
-    for f in container.decode(stream):
-        size = size or (f.width, f.height)
-        yield at_size(f, size)
-
-
-def _upright_rgb(frame: Any) -> np.ndarray:
-    """The frame as players show it (display rotation applied), C-contiguous as dlib needs it:
-    FFmpeg pads the rows of some widths (854 px), and rot90 is a strided view. Only audited
-    frames are converted."""
-    rgb = frame.to_ndarray(format="rgb24")
-    k = (int(getattr(frame, "rotation", 0) or 0) // 90) % 4
-    return np.ascontiguousarray(np.rot90(rgb, k) if k else rgb)
+            every = self.every or max(1, round(a.info.fps / VIDEO_SAMPLES_PER_SECOND))
+            for n, (fa, fb) in enumerate(itertools.zip_longest(a, b)):
+                if fa is None or fb is None or n % every:
+                    continue
+                # C-contiguous as dlib needs it: FFmpeg pads the rows of some widths (854 px).
+                rgb_a = np.ascontiguousarray(media.upright_rgb(fa[1], a.info.turns))
+                rgb_b = np.ascontiguousarray(media.upright_rgb(fb[1], b.info.turns))
+                rep.height, rep.width = rgb_a.shape[:2]
+                found, compared, flat = self.frame(rgb_a, rgb_b, n)
+                rep.findings += found
+                rep.faces_compared += compared
+                rep.faces_erased += flat
+                rep.frames_checked += 1
+        finally:
+            a.close()
+            b.close()
+        rep.frames_total = min(a.frames, b.frames)
+        if every > 1:
+            rep.notes.append(f"sampled every {every}th frame ({rep.frames_checked} of {rep.frames_total})")
+        if a.frames != b.frames:
+            rep.notes.append(f"frame counts differ: original {a.frames}, output {b.frames}")
 
 
 def _union(a: Detections, b: Detections) -> Detections:

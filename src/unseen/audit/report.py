@@ -105,14 +105,15 @@ def _output_pixels(output: Path, frame: int | None) -> np.ndarray | None:
             from unseen.media import image
 
             return image.read(output).rgb
-        import av
+        from unseen.media import video
 
-        from unseen.audit.check import _frames
-
-        with av.open(str(output)) as c:
-            for i, f in enumerate(_frames(c, c.streams.video[0])):
+        dec = video.Decoded(output)
+        try:
+            for i, f in dec:
                 if i == frame:
-                    return f
+                    return video.upright_rgb(f, dec.info.turns)
+        finally:
+            dec.close()
     except Exception:  # the preview is a convenience; the findings are listed above it
         return None
     return None

@@ -388,8 +388,8 @@ def _encode(
     info: media.VideoInfo | None = None,
 ) -> None:
     """Encode the painted frames and copy the audio packets into `tmp` (`painted` runs in a
-    thread of its own, a few frames ahead of the encoder); `each` sees every frame index, `last` runs before the file is
-    finished (both raise to refuse it). The output's size and rotation are `info`'s, or
+    thread of its own, a few frames ahead of the encoder); `each` sees every frame index,
+    `last` runs before the file is finished (both raise to refuse it). The output's size and rotation are `info`'s, or
     without it `dec.info` at the first item (which must then come after a decoded frame).
     Closes `dec`; on any failure the output is abandoned."""
     writer: media.Writer | None = None

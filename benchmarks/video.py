@@ -10,7 +10,8 @@ real faces that move and change scale). Generated clips are cached in benchmarks
   (its detector at its defaults); decode and encode use the same PyAV code as unseen.
 - ceiling: decode + encode alone (no detection, no painting) with the same encoder settings.
 - leaked frames: a reference plan from the strongest setting (every frame, full resolution,
-  scales 1 and 2 (--quick: 1 only)); a frame leaks when a reference face >= 32 px is less than 90%
+  scales 1 and 2 (--quick: 1 only)), less the boxes a person looked at and found not to be a
+  face (reference_reviewed.json); a frame leaks when a reference face >= 32 px is less than 90%
   covered by what the tool obscures in that frame.
 - truth leaked frames (crowd clip only): the same count against the WIDER FACE ground truth of
   the photos, mapped through the clip's pan/zoom: every face not marked invalid that is >= 32 px
@@ -257,6 +258,27 @@ def confirmed(ref: dict[int, list[list[float]]]) -> dict[int, list[list[float]]]
     return out
 
 
+REVIEWED = Path(__file__).resolve().parent / "reference_reviewed.json"
+
+
+def reviewed(clip: str, ref: dict[int, list[list[float]]]) -> tuple[dict[int, list[list[float]]], int]:
+    """The reference without the boxes a person looked at and found not to be a face
+    (reference_reviewed.json: clip, frames, box, what it is), and how many were dropped.
+    Each entry names one box exactly (IoU > 0.9 in the frames it lists): a reviewed clip
+    whose reference changes shows the box again. `--crops DIR` in video_leaks.py writes what
+    each entry drops, for anyone to look at."""
+    entries = json.loads(REVIEWED.read_text()).get(clip, []) if REVIEWED.exists() else []
+    out, dropped = dict(ref), 0
+    for e in entries:
+        target = np.array([e["box"]], np.float32)
+        for f in e["frames"]:
+            boxes = out.get(f, [])
+            keep = [b for b in boxes if iou_matrix(target, np.array([b], np.float32)).max() <= 0.9]
+            dropped += len(boxes) - len(keep)
+            out[f] = keep
+    return out, dropped
+
+
 def leaks(
     ref: dict[int, list[list[float]]], masks: dict[int, np.ndarray], shape: tuple[int, int], min_face: int = MIN_FACE
 ) -> tuple[int, int]:
@@ -314,7 +336,7 @@ def main() -> None:
             if args.clips and not any(w in name for w in args.clips):
                 continue
             raw = reference(path, args.quick)
-            ref = confirmed(raw)
+            ref, _ = reviewed(path.name, confirmed(raw))
             info = media.probe(path)
             shape = (info.height, info.width)
             # Rounds of all three, best frames/s of each kept: one run on a 2-core machine

@@ -347,7 +347,7 @@ def test_deeply_nested_folders(tmp_path: Path, face: Path) -> None:
         p.mkdir()
     shutil.copy(face, p / "deep.jpg")
     try:
-        root, files = pipeline.discover([top])
+        files = pipeline.discover([top]).files
         assert len(files) == 1 and files[0].name == "deep.jpg"
     finally:  # pytest's own cleanup (shutil.rmtree) recurses too: remove bottom-up here
         for _ in range(levels + 1):

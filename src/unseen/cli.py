@@ -21,7 +21,7 @@ from unseen import __version__
 from unseen import plan as plan_mod
 from unseen.detect.presets import PRESETS
 from unseen.errors import PlanError, UnseenError
-from unseen.pipeline import DEFAULT_MARGIN, DEFAULT_SHAPE, LOW_SCORE_MARGIN, Options, Outcome
+from unseen.pipeline import DEFAULT_MARGIN, DEFAULT_SHAPE, LOW_SCORE_MARGIN, Inputs, Options, Outcome
 from unseen.progress import Reporter
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_RISK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -210,7 +210,7 @@ def _refuse_plan_over_input(args: argparse.Namespace) -> None:
     """`--plan photo.jpg` would replace an input with JSON: refused before anything runs."""
     from unseen.pipeline import discover
 
-    _, files = discover(args.inputs, getattr(args, "follow_symlinks", False))
+    files = discover(args.inputs, getattr(args, "follow_symlinks", False)).files
     plan_path = os.path.abspath(args.plan)
     if any(
         os.path.abspath(f) == plan_path or (os.path.exists(plan_path) and os.path.samefile(f, plan_path)) for f in files
@@ -232,19 +232,16 @@ def _options(args: argparse.Namespace) -> Options:
     )
 
 
-def _scan_plan(args: argparse.Namespace, opts: Options, reporter: Reporter) -> tuple[plan_mod.Plan, list[Outcome]]:
+def _scan(args: argparse.Namespace) -> int:
     from unseen.detect.presets import make_detector
     from unseen.pipeline import discover, scan
 
-    _, files = discover(args.inputs, opts.follow_symlinks)
-    reporter.start("scanning", len(files))
-    return scan(args.inputs, make_detector(opts.detector), opts, reporter.update)
-
-
-def _scan(args: argparse.Namespace) -> int:
     opts = _options(args)
+    found = discover(args.inputs, opts.follow_symlinks)
     with Reporter(quiet=args.json) as reporter:
-        plan, failures = _scan_plan(args, opts, reporter)
+        reporter.start("scanning", len(found.files))
+        plan, failures = scan(args.inputs, make_detector(opts.detector), opts, reporter.update)
+    left = _left_out(found)
     target = args.plan or (None if args.json else Path("unseen-plan.json"))
     if target is not None:
         plan.save(target)
@@ -253,6 +250,7 @@ def _scan(args: argparse.Namespace) -> int:
     if args.json:
         out: dict[str, Any] = plan.to_json()
         out["failed"] = [{"path": f.path, "error": f.error} for f in failures]
+        out.update(left)
         print(json.dumps(out, indent=1))
     else:
         faces = sum(len(f.regions) for f in plan.files)
@@ -282,6 +280,11 @@ def _positive(value: str) -> int:
 
 def _run_batch(args: argparse.Namespace, opts: Options) -> int:
     """`run -o OUT` (or --engine ray): a pool of workers, resumable via the manifest in OUT."""
+    from unseen.engines.ray import as_uri, is_uri
+    from unseen.pipeline import discover
+
+    # Object storage is listed by suffix only (reading every object to sniff it costs a download).
+    left = {} if any(is_uri(str(i)) for i in args.inputs) else _left_out(discover(args.inputs, opts.follow_symlinks))
     if args.engine == "ray":
         from unseen.engines.ray import run_ray
 
@@ -295,12 +298,10 @@ def _run_batch(args: argparse.Namespace, opts: Options) -> int:
     plan = summary.plan()
     if args.plan:
         plan.save(args.plan)
-    from unseen.engines.ray import as_uri
-
     outcomes = summary.outcomes(as_uri(args.output))
     audit, risk = _audit_json(args, plan, outcomes)
     if args.json:
-        code = _report(outcomes, True, extra={**summary.to_json(), **audit})
+        code = _report(outcomes, True, extra={**summary.to_json(), **audit, **left})
     else:
         for r in summary.failed:
             print(f"error: {r.error}", file=sys.stderr)
@@ -316,14 +317,31 @@ def _run(args: argparse.Namespace) -> int:
     opts = _options(args)
     if args.output is not None or args.engine == "ray":
         return _run_batch(args, opts)
+    found = discover(args.inputs, opts.follow_symlinks)
     with Reporter(quiet=args.json) as reporter:
-        reporter.start("anonymising", len(discover(args.inputs, opts.follow_symlinks)[1]))
+        reporter.start("anonymising", len(found.files))
         plan, outcomes = run(args.inputs, make_detector(opts.detector), opts, args.output, reporter.update)
     if args.plan:
         plan.save(args.plan)
+    left = _left_out(found)
     audit, risk = _audit_json(args, plan, outcomes)
-    code = _report(outcomes, args.json, extra=audit or None)
+    code = _report(outcomes, args.json, extra={**audit, **left})
     return _audit_text(args, plan, outcomes, code, risk)
+
+
+def _left_out(found: Inputs) -> dict[str, Any]:
+    """Files in the input folders that are neither photo nor video (notes, sidecars, RAW
+    files, audio): not processed and not in the output. Said on stderr, never silently; listed
+    under "left_out" in --json."""
+    rel = [p.relative_to(found.root).as_posix() for p in found.left_out]
+    if rel:
+        shown = ", ".join(rel[:5]) + (f" and {len(rel) - 5} more" if len(rel) > 5 else "")
+        print(
+            f"note: {len(rel)} file(s) left out, neither photo nor video unseen reads (not processed, "
+            f"not in the output): {shown}",
+            file=sys.stderr,
+        )
+    return {"left_out": rel}
 
 
 def _audit_json(args: argparse.Namespace, plan: Any, outcomes: list[Outcome]) -> tuple[dict[str, Any], bool]:

@@ -14,13 +14,14 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from unseen.detect.base import Detections, Detector
-from unseen.errors import OutputError, UnseenError
+from unseen.errors import MediaError, OutputError, UnseenError
 from unseen.media import image
+from unseen.media.kind import MEDIA_SUFFIXES, kind
 from unseen.obscure import coverage_mask, obscure
 from unseen.plan import MediaPlan, Plan, Region, Settings, expand
 
@@ -28,12 +29,6 @@ DEFAULT_MARGIN = 0.15
 LOW_SCORE_MARGIN = 0.35  # added to the margin of a box scored 0, in proportion to (1 - score)
 DEFAULT_SHAPE = "box"
 OUTPUT_TAG = ".unseen"
-VIDEO_SUFFIXES = frozenset(
-    {".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".3gp", ".ts", ".mpg", ".mpeg", ".wmv", ".flv"}
-    | {".apng"}  # always animated: FFmpeg decodes it as video
-)
-ANIMATED_AS_VIDEO = frozenset({".gif", ".png", ".webp"})  # animated GIF, APNG and WebP
-MEDIA_SUFFIXES = image.IMAGE_SUFFIXES | VIDEO_SUFFIXES
 
 
 @dataclass
@@ -118,11 +113,23 @@ def region_for(
     )
 
 
-def discover(inputs: list[Path], follow_symlinks: bool = False) -> tuple[Path, list[Path]]:
+class Inputs(NamedTuple):
+    """What `discover` found: the folder relative paths are taken from, the photos and videos
+    to process, and the files in input folders that are neither (not processed, not copied)."""
+
+    root: Path
+    files: list[Path]
+    left_out: list[Path]
+
+
+def discover(inputs: list[Path], follow_symlinks: bool = False) -> Inputs:
     """Media files under the inputs, and the folder their relative paths are taken from.
 
     Folders are walked in sorted order; symlinks that lead out of the tree are skipped unless
-    `follow_symlinks`; files that unseen itself wrote (`*.unseen.*`) are never re-processed."""
+    `follow_symlinks`; files that unseen itself wrote (`*.unseen.*`) are never re-processed.
+    A file in a folder is taken by its suffix, or by its content where the suffix is not one
+    unseen knows (media.kind); a file named on the command line is always taken (and refused
+    with the reason if it is not media)."""
     resolved = [Path(os.path.abspath(p)) for p in inputs]
     for p in resolved:
         if not p.exists():
@@ -130,14 +137,20 @@ def discover(inputs: list[Path], follow_symlinks: bool = False) -> tuple[Path, l
     roots = [p if p.is_dir() else p.parent for p in resolved]
     root = Path(os.path.commonpath([str(r) for r in roots]))
     files: list[Path] = []
+    left_out: list[Path] = []
     for p in resolved:
-        if p.is_dir():
-            files.extend(_walk(p, follow_symlinks))
-        else:
+        if not p.is_dir():
             files.append(p)
+            continue
+        for f in _walk(p, follow_symlinks):
+            # Only a regular file is looked into: opening a named pipe would wait forever.
+            if f.suffix.lower() in MEDIA_SUFFIXES or (f.is_file() and kind(f) is not None):
+                files.append(f)
+            else:
+                left_out.append(f)
     seen: set[Path] = set()
     unique = [f for f in files if not (f in seen or seen.add(f))]  # type: ignore[func-returns-value]
-    return root, unique
+    return Inputs(root, unique, sorted(set(left_out)))
 
 
 def _walk(top: Path, follow_symlinks: bool) -> Iterator[Path]:
@@ -167,7 +180,7 @@ def _walk(top: Path, follow_symlinks: bool) -> Iterator[Path]:
                 continue
             if entry.is_dir():
                 continue  # a symlinked folder, not followed
-            if p.suffix.lower() not in MEDIA_SUFFIXES or OUTPUT_TAG in p.suffixes:
+            if OUTPUT_TAG in p.suffixes:
                 continue
             if entry.is_symlink() and not follow_symlinks and not p.resolve().is_relative_to(real_top):
                 continue
@@ -205,10 +218,15 @@ def unexpected(rel: str, e: Exception) -> str:
 
 
 def is_video(path: Path) -> bool:
-    """Video by its name, or an animated GIF/PNG/WebP: a clip saved as an animation is decoded
-    and written as video (`.mp4`), every frame obscured, rather than refused."""
-    suffix = path.suffix.lower()
-    return suffix in VIDEO_SUFFIXES or (suffix in ANIMATED_AS_VIDEO and image.is_animated(path))
+    """Video by its name or content, or an animated GIF/PNG/WebP: a clip saved as an animation
+    is decoded and written as video (`.mp4`), every frame obscured, rather than refused. A file
+    that is neither photo nor video is refused here, with the reason."""
+    found = kind(path)
+    if found is None:
+        raise MediaError(
+            f"{path}: not a photo or video unseen can read (unknown or corrupt format); re-export it from the source"
+        )
+    return found == "video"
 
 
 def tagged(rel: str) -> str:
@@ -357,7 +375,7 @@ def _each_input(
 ) -> tuple[Plan, list[Outcome]]:
     """Call `one(path, rel, root, every input)` on each input; its plan entries make the plan.
     A file that fails gets an outcome with the reason, and the batch goes on."""
-    root, files = discover(inputs, opts.follow_symlinks)
+    root, files, _ = discover(inputs, opts.follow_symlinks)
     plan = Plan(root=str(root), settings=Settings(method=opts.method, detector=opts.detector))
     every = frozenset(Path(os.path.abspath(f)) for f in files)
     outcomes = []

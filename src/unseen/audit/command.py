@@ -59,7 +59,7 @@ def pairs(original: Path, anonymised: Path) -> list[tuple[Path, Path]]:
     if not original.is_dir():
         return [(original, anonymised)]
     out = []
-    for f in discover([original])[1]:
+    for f in discover([original]).files:
         rel = f.relative_to(original.resolve()).as_posix()
         mirror = anonymised / rel
         if not mirror.exists() and (anonymised / tagged(rel)).exists():

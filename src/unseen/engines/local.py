@@ -58,7 +58,7 @@ def run_local(
     Without one, outputs go beside the inputs and nothing is recorded. `on_record` sees each
     record as it is written (tests, benchmarks)."""
     t0 = time.monotonic()
-    root, files = discover(inputs, opts.follow_symlinks)
+    root, files, _ = discover(inputs, opts.follow_symlinks)
     settings = settings_key(opts)
     out = Path(os.path.abspath(out_dir)) if out_dir is not None else None
     manifest: Manifest | None = None

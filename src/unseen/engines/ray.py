@@ -40,7 +40,8 @@ from unseen.engines.batch import (
 )
 from unseen.engines.manifest import MANIFEST_NAME, Manifest, Record, settings_key, sweep_partials
 from unseen.errors import UnseenError
-from unseen.pipeline import MEDIA_SUFFIXES, OUTPUT_TAG, Options, discover, sha256_stream
+from unseen.media.kind import MEDIA_SUFFIXES
+from unseen.pipeline import OUTPUT_TAG, Options, discover, sha256_stream
 
 LOCAL_OBJECT_STORE = 500 * 1024**2  # a laptop-sized local instance; a cluster sets its own
 
@@ -68,7 +69,7 @@ def _fs(uri: str) -> tuple[Any, str]:
 def list_inputs(inputs: list[str], follow_symlinks: bool) -> tuple[str, list[tuple[str, str, int, int]]]:
     """(root, [(source, rel, size, mtime_ns)]) for local paths or one folder URI."""
     if not any(is_uri(i) for i in inputs):
-        root, files = discover([Path(i) for i in inputs], follow_symlinks)
+        root, files, _ = discover([Path(i) for i in inputs], follow_symlinks)
         out = []
         for f in files:
             st = f.stat()

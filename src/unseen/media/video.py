@@ -80,12 +80,14 @@ def _fail(path: Path, e: BaseException) -> MediaError:
 
 def open_video(path: Path) -> Any:
     """The file as an FFmpeg container; an animated WebP, which FFmpeg cannot decode, as a
-    lossless copy of its frames (`_webp_frames`)."""
-    if path.suffix.lower() == ".webp":
-        return _webp_frames(path)
+    lossless copy of its frames (`_webp_frames`), known by its header (it may have no suffix)."""
     try:
         if path.stat().st_size == 0:
             raise MediaError(f"{path}: the file is empty (0 bytes); nothing to do, re-copy it from the source")
+        with open(path, "rb") as f:
+            head = f.read(12)
+        if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+            return _webp_frames(path)
         return av.open(str(path), "r", metadata_errors="ignore")
     except (av.FFmpegError, OSError, ValueError, EOFError) as e:
         raise _fail(path, e) from e

@@ -216,7 +216,7 @@ class Review:
     def find_pending(self) -> list[Path]:
         """Media under the reviewed folder that have no plan entry yet, or whose bytes changed
         since they were planned (their old entry is dropped: it would be refused at export)."""
-        _, files = discover([self.only or self.root], self.opts.follow_symlinks)
+        files = discover([self.only or self.root], self.opts.follow_symlinks).files
         planned = {m.path: m for m in self.plan.files}
         todo = []
         for p in files:

@@ -1,0 +1,63 @@
+"""Photo, video or neither: from the file's name where it is one unseen knows, else from its
+content.
+
+Files arrive without a name that says what they are: attachments saved from messaging apps
+(no suffix at all), `.jfif` from browsers, `.ogv`/`.mxf`/`.vob` from archives and cameras.
+Going by the name alone, a folder run passed such files over without a word, and one named on
+the command line was refused as "not an image". Now a file with an unknown suffix is looked at:
+Pillow reads its header, then FFmpeg probes it for a real video stream (not cover art, not text
+that FFmpeg's `tty` demuxer would render). What is neither is left out and reported as such.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from unseen.media import image
+
+VIDEO_SUFFIXES = frozenset(
+    {".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".3gp", ".ts", ".mpg", ".mpeg", ".wmv", ".flv"}
+    | {".ogv", ".mxf", ".vob", ".dv", ".asf", ".f4v", ".3g2", ".m2v", ".mod", ".tod", ".divx", ".qt", ".mk3d"}
+    | {".apng"}  # always animated: FFmpeg decodes it as video
+)
+ANIMATED_AS_VIDEO = frozenset({".gif", ".png", ".webp"})  # animated GIF, APNG and WebP
+MEDIA_SUFFIXES = image.IMAGE_SUFFIXES | VIDEO_SUFFIXES
+PHOTO_FORMATS = frozenset(f for formats in image.FORMATS.values() for f in formats)
+ANIMATED_FORMATS = frozenset({"GIF", "PNG", "WEBP"})
+# FFmpeg demuxers that find "video" in what is not a video: text rendered as ANSI art, and
+# single images (a format Pillow did not take, such as PSD, is not a photo unseen writes).
+NOT_VIDEO = frozenset({"tty", "bin", "image2"})
+
+
+def kind(path: Path) -> str | None:
+    """What `path` holds: "photo", "video" (an animated GIF, PNG or WebP is a video) or None."""
+    suffix = path.suffix.lower()
+    if suffix in VIDEO_SUFFIXES:
+        return "video"
+    if suffix in image.IMAGE_SUFFIXES:
+        return "video" if suffix in ANIMATED_AS_VIDEO and image.is_animated(path) else "photo"
+    return sniff(path)
+
+
+def sniff(path: Path) -> str | None:
+    """What the content is, whatever the name says (headers only; nothing is decoded)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            if im.format in PHOTO_FORMATS:
+                animated = im.format in ANIMATED_FORMATS and getattr(im, "is_animated", False)
+                return "video" if animated else "photo"
+            return None  # an image, but of a format unseen does not write
+    except Exception:  # noqa: BLE001 - not an image Pillow knows: maybe a video
+        pass
+    import av
+
+    try:
+        with av.open(str(path), "r", metadata_errors="ignore") as c:
+            if c.format.name in NOT_VIDEO or c.format.name.endswith("_pipe"):
+                return None
+            cover = int(av.stream.Disposition.attached_pic)
+            return "video" if any(not int(s.disposition) & cover for s in c.streams.video) else None
+    except Exception:  # noqa: BLE001 - neither: left out
+        return None

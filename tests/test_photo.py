@@ -296,6 +296,37 @@ def test_int8_centerface_runs_only_where_the_cpu_makes_it_faster(monkeypatch: py
     assert not det.int8 and det.session is cf._session(1, False)
 
 
+def test_int8_model_is_built_once_and_kept_between_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Building it took 1-2.5 s in every process; the next process reads it from the cache
+    folder, and a damaged cached copy is built again rather than used."""
+    import unseen.detect.centerface as cf
+
+    built = cf._int8_bytes()
+    assert built is not None
+    monkeypatch.setenv("UNSEEN_CACHE_DIR", str(tmp_path / "cache"))
+    cf._int8_bytes.cache_clear()  # as a new process
+    try:
+        assert cf._int8_bytes() == built
+        [kept] = (tmp_path / "cache").iterdir()
+        assert kept.read_bytes() == built
+
+        cf._int8_bytes.cache_clear()
+        monkeypatch.setattr(cf, "quantize", lambda *a: pytest.fail("built again although it was kept"))
+        assert cf._int8_bytes() == built
+
+        kept.write_bytes(built[: len(built) // 2])  # a torn copy (disk full, killed writer)
+        cf._int8_bytes.cache_clear()
+        monkeypatch.setattr(cf, "quantize", lambda *a: built)
+        assert cf._int8_bytes() == built and kept.read_bytes() == built
+
+        (tmp_path / "a file").write_text("")  # a cache folder that cannot be made costs time only
+        monkeypatch.setenv("UNSEEN_CACHE_DIR", str(tmp_path / "a file" / "cache"))
+        cf._int8_bytes.cache_clear()
+        assert cf._int8_bytes() == built
+    finally:
+        cf._int8_bytes.cache_clear()
+
+
 def test_overlapping_passes_merge_into_a_box_that_covers_each_confident_one() -> None:
     from unseen.detect.base import Detections, nms
 

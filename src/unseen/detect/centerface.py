@@ -7,15 +7,17 @@ heatmap at 1/4 resolution, so faces much smaller than ~10 px at the inference sc
 the multi-scale wrapper upsamples for those.
 
 Video detection can run an int8 copy of the same model, about 1.6x faster on CPUs with int8
-dot-product instructions. It is built from this model when first needed (about a second), with
-the activation ranges measured once on WIDER FACE photos and shipped as a small JSON file
-(`centerface-int8-ranges.json`, made by scripts/quantize_centerface.py): no weights are stored
-in unseen. Elsewhere int8 convolutions are slower, and onnxruntime's uint8 x int8 kernels can
-saturate on plain AVX2, so there the float model runs instead.
+dot-product instructions. It is built from this model when first needed (1-2.5 s; then kept in
+the user's cache folder, `cache_dir()`), with the activation ranges measured once on WIDER FACE
+photos and shipped as a small JSON file (`centerface-int8-ranges.json`, made by
+scripts/quantize_centerface.py): no weights are shipped in unseen. Elsewhere int8 convolutions
+are slower, and onnxruntime's uint8 x int8 kernels can saturate on plain AVX2, so there the
+float model runs instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from functools import cache
 from pathlib import Path
@@ -121,17 +123,73 @@ def quantize(ranges: Path, photos: Any = None) -> bytes:
         return Path(f"{tmp}/int8.onnx").read_bytes()
 
 
+def cache_dir() -> Path:
+    """Where the int8 model is kept between runs: $UNSEEN_CACHE_DIR, else $XDG_CACHE_HOME/unseen,
+    else ~/.cache/unseen. It holds only what unseen derives from its own model, nothing of the
+    media it reads."""
+    explicit = os.environ.get("UNSEEN_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "unseen"
+
+
 @cache
 def _int8_bytes() -> bytes | None:
     """The int8 model from the shipped ranges, or None where it cannot be built (an onnxruntime
-    without calibration caches): the float model then runs, which finds at least as much."""
+    without calibration caches): the float model then runs, which finds at least as much.
+
+    Building it takes 1-2.5 s, which every process paid (each worker of a batch, each `unseen
+    run` of a short clip: most of a 4-second clip's time), so it is kept in `cache_dir()` under
+    a name made from everything it is built from (the model, the ranges, onnx and onnxruntime
+    versions). A cached file that does not parse as a model is built again; a cache that cannot
+    be written only costs the time."""
+    import hashlib
     from importlib.resources import as_file, files
+
+    import onnx
 
     try:
         with as_file(files("unseen.detect") / INT8_RANGES) as ranges:
-            return quantize(ranges) if ranges.is_file() else None
+            if not ranges.is_file():
+                return None
+            key = hashlib.sha256(model_bytes() + ranges.read_bytes())
+            key.update(f"{ort.__version__} {onnx.__version__}".encode())
+            cached = cache_dir() / f"centerface-int8-{key.hexdigest()[:24]}.onnx"
+            data = _cached(cached)
+            if data is None:
+                data = quantize(ranges)
+                _keep(cached, data)
+            return data
     except Exception:  # noqa: BLE001 - any failure here only costs speed, never a face
         return None
+
+
+def _cached(path: Path) -> bytes | None:
+    """The model kept at `path`, or None if there is none or it is not a valid model."""
+    import onnx
+
+    try:
+        data = path.read_bytes()
+        onnx.checker.check_model(onnx.load_from_string(data))
+        return data
+    except Exception:  # noqa: BLE001 - missing, unreadable, truncated, not ONNX: build it again
+        return None
+
+
+def _keep(path: Path, data: bytes) -> None:
+    """Write `path` atomically (other processes may read it at the same time); errors ignored."""
+    import tempfile
+
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
 
 
 @cache

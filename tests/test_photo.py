@@ -210,6 +210,23 @@ def test_blur_and_mosaic_help_warns_they_can_be_undone(capsys: pytest.CaptureFix
     assert "can partly undo blur and mosaic" in text
 
 
+def test_camera_raw_is_left_out_not_reduced_to_its_preview(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A DNG is a TIFF whose first image is a small preview: read by its content, it would be
+    written out as that thumbnail (faces too small to find) under the RAW's name."""
+    src = tmp_path / "in"
+    src.mkdir()
+    with Image.open(data("dlib_faces", "2008_002506.jpg")) as im:
+        im.reduce(4).save(src / "IMG_0001.DNG", format="TIFF")  # as a RAW's preview IFD reads
+    assert main(["run", str(src), "-o", str(tmp_path / "out"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["files"] == [] and result["left_out"] == ["IMG_0001.DNG"]
+    assert main(["run", str(src / "IMG_0001.DNG"), "-o", str(tmp_path / "out"), "--json"]) == 1
+    (failed,) = json.loads(capsys.readouterr().out)["files"]
+    assert "camera RAW" in failed["error"] and not (tmp_path / "out" / "IMG_0001.DNG").exists()
+
+
 def test_bad_files_fail_cleanly_and_the_batch_goes_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = tmp_path / "in"
     src.mkdir()

@@ -21,7 +21,7 @@ import numpy as np
 from unseen.detect.base import Detections, Detector
 from unseen.errors import MediaError, OutputError, UnseenError
 from unseen.media import image
-from unseen.media.kind import MEDIA_SUFFIXES, kind
+from unseen.media.kind import MEDIA_SUFFIXES, RAW_SUFFIXES, kind
 from unseen.obscure import coverage_mask, obscure
 from unseen.plan import MediaPlan, Plan, Region, Settings, expand
 
@@ -222,6 +222,8 @@ def is_video(path: Path) -> bool:
     is decoded and written as video (`.mp4`), every frame obscured, rather than refused. A file
     that is neither photo nor video is refused here, with the reason."""
     found = kind(path)
+    if found is None and path.suffix.lower() in RAW_SUFFIXES:
+        raise MediaError(f"{path}: a camera RAW file; develop it to JPEG or TIFF first and run unseen on that")
     if found is None:
         raise MediaError(
             f"{path}: not a photo or video unseen can read (unknown or corrupt format); re-export it from the source"

@@ -24,6 +24,13 @@ ANIMATED_AS_VIDEO = frozenset({".gif", ".png", ".webp"})  # animated GIF, APNG a
 MEDIA_SUFFIXES = image.IMAGE_SUFFIXES | VIDEO_SUFFIXES
 PHOTO_FORMATS = frozenset(f for formats in image.FORMATS.values() for f in formats)
 ANIMATED_FORMATS = frozenset({"GIF", "PNG", "WEBP"})
+# Camera RAW: most are TIFF inside, and Pillow reads the small preview in their first IFD as
+# "the" photo; anonymising that thumbnail (faces too small to find) and writing it under the
+# RAW's name would be worse than leaving the file out. Develop RAW to JPEG/TIFF first.
+RAW_SUFFIXES = frozenset(
+    {".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".pef", ".orf", ".rw2"}
+    | {".raf", ".raw", ".rwl", ".srw", ".x3f", ".3fr", ".erf", ".kdc", ".mef", ".mos", ".iiq"}
+)
 # FFmpeg demuxers that find "video" in what is not a video: text rendered as ANSI art, and
 # single images (a format Pillow did not take, such as PSD, is not a photo unseen writes).
 NOT_VIDEO = frozenset({"tty", "bin", "image2"})
@@ -36,7 +43,7 @@ def kind(path: Path) -> str | None:
         return "video"
     if suffix in image.IMAGE_SUFFIXES:
         return "video" if suffix in ANIMATED_AS_VIDEO and image.is_animated(path) else "photo"
-    return sniff(path)
+    return None if suffix in RAW_SUFFIXES else sniff(path)
 
 
 def sniff(path: Path) -> str | None:

@@ -210,9 +210,7 @@ def test_blur_and_mosaic_help_warns_they_can_be_undone(capsys: pytest.CaptureFix
     assert "can partly undo blur and mosaic" in text
 
 
-def test_camera_raw_is_left_out_not_reduced_to_its_preview(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_camera_raw_is_left_out_not_reduced_to_its_preview(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A DNG is a TIFF whose first image is a small preview: read by its content, it would be
     written out as that thumbnail (faces too small to find) under the RAW's name."""
     src = tmp_path / "in"

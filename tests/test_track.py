@@ -107,6 +107,22 @@ def test_a_face_at_the_frame_edge_is_extended_to_the_edge() -> None:
     assert boxes[0][0] == 0 and boxes[1] == (300, 200, 340, 240)
 
 
+def test_a_face_still_in_a_jerking_camera_is_covered_between_detections() -> None:
+    """A handheld camera jolts between detection frames: the face jumps around its straight
+    line in the picture. The boxes carried there follow how far the picture strayed."""
+    camera = [(0, 0), (30, -12), (-25, 10), (0, 0), (22, 15), (-30, -8), (0, 0)]  # picture moved by
+    tracker = Tracker(max_gap=12)
+    for f in (0, 3, 6):
+        tracker.update(f, _box(300 + camera[f][0], 200 + camera[f][1]), np.ones(1, np.float32))
+    steady = fill(tracker.tracks, 7, 2, 5, W, H)
+    shaken = fill(tracker.tracks, 7, 2, 5, W, H, camera=camera)
+    for f in (1, 2, 4, 5):
+        face = _box(300 + camera[f][0], 200 + camera[f][1])[0]
+        assert not _covers(steady[f][0].box, face)  # the straight line misses it
+        assert _covers(shaken[f][0].box, face)
+    assert shaken[0][0].box == steady[0][0].box  # a detection frame is as detected
+
+
 @given(st.integers(0, 2**32 - 1), st.integers(7, 90), st.integers(1, 4))
 @settings(max_examples=100, deadline=None)
 def test_frames_handed_out_early_are_the_frames_of_the_whole_plan(seed: int, frames: int, step: int) -> None:
@@ -130,7 +146,9 @@ def test_frames_handed_out_early_are_the_frames_of_the_whole_plan(seed: int, fra
         return np.array(seen, np.float32).reshape(-1, 4), rng.uniform(0.1, 1, len(seen)).astype(np.float32)
 
     tracker = Tracker(max_gap=s.max_gap)
-    final = video._Final(tracker, s, Options(), "centerface")
+    camera = video._Camera()  # a jerky camera: every carried box is also moved with it
+    camera.offsets = [tuple(xy) for xy in np.cumsum(rng.uniform(-20, 20, (frames, 2)), axis=0)]
+    final = video._Final(tracker, s, Options(), "centerface", camera)
     early: list[Region] = []
     looked = [f for f in range(frames) if f % step == 0 or f == frames - 1 or rng.random() < 0.15]  # + re-detections
     for f in looked:
@@ -138,7 +156,7 @@ def test_frames_handed_out_early_are_the_frames_of_the_whole_plan(seed: int, fra
         stop = min(final.settled(f), frames)
         early += [r for rs in final.upto(stop, W, H).values() for r in rs]
     early += [r for rs in final.upto(frames, W, H).values() for r in rs]
-    whole = fill(tracker.tracks, frames, s.lead, s.tail, W, H, links=tracker.links)
+    whole = fill(tracker.tracks, frames, s.lead, s.tail, W, H, links=tracker.links, camera=camera.offsets)
     planned = [
         region_for(
             i.box, i.score, W, H, DEFAULT_MARGIN, DEFAULT_SHAPE, "centerface" if i.detected else "track", f, i.track

@@ -12,6 +12,10 @@ and its boxes are carried to the frames the detector did not look at or missed:
   kept (grown) for `tail` frames;
 - links: a new track that starts near a track lost at the same detection frame (probably one
   face that moved further than association follows) also gets the path between them painted;
+- camera: given how the picture moved from frame to frame (a handheld camera jerking between
+  detection frames), an interpolated box is joined with the same box moved by how far the
+  picture strayed from a steady motion, and a back-filled or held box with the same box moved
+  with the picture: the motion only adds cover (a wrong estimate costs area, not a face);
 - edges: a box near a frame border is extended to it (the face may be partly outside).
 """
 
@@ -194,6 +198,7 @@ def fill(
     links: Sequence[tuple[int, int]] = (),
     edge: float = 0.5,
     start: int = 0,
+    camera: Sequence[tuple[float, float]] | None = None,
 ) -> dict[int, list[Filled]]:
     """Boxes for every frame from `start` to `frames` - 1 that each track covers, clipped to
     the frame; frame -> list.
@@ -204,7 +209,10 @@ def fill(
     Each `links` pair (track a, track b: Tracker.links) also gets the path from a's last box to
     b's first interpolated, under b's id: added cover, nothing else is taken away.
     A box closer to a frame border than `edge` of its size is extended to that border: a face
-    there may be partly outside the frame, and the detector sees only part of it."""
+    there may be partly outside the frame, and the detector sees only part of it.
+    `camera[f]` is how far the picture has moved by frame f (x, y pixels, from any fixed
+    start), for every frame a track or link reaches: each carried box is joined with the same
+    box moved with the picture."""
     # Boxes are collected first and clipped and extended to the edges in one array operation:
     # per box, those few numpy calls were most of the time fill took on a crowd.
     placed: list[tuple[int, int, float, bool]] = []
@@ -215,13 +223,40 @@ def fill(
             placed.append((f, t.id, score, detected))
             boxes.append(box)
 
+    def moved(f: int, g: int) -> np.ndarray | None:
+        """How far the picture moved from frame f to frame g, as a box shift; None if under
+        half a pixel (a camera on a tripod costs nothing here)."""
+        if camera is None:
+            return None
+        dx, dy = camera[g][0] - camera[f][0], camera[g][1] - camera[f][1]
+        return np.array([dx, dy, dx, dy], np.float32) if abs(dx) >= 0.5 or abs(dy) >= 0.5 else None
+
+    def carried(f: int, j: int, box: np.ndarray) -> np.ndarray:
+        """`box`, placed at frame j from frame f: joined with where the camera took it."""
+        shift = moved(f, j) if start <= j < frames else None
+        return box if shift is None else _union(box, box + shift)
+
+    def off_line(f: int, g: int, j: int) -> np.ndarray | None:
+        """How far the picture at frame j is from where a steady motion from frame f to frame
+        g would have put it, as a box shift; None if under half a pixel (a tripod, a smooth pan:
+        the straight line already follows the picture)."""
+        if camera is None:
+            return None
+        w = (j - f) / (g - f)
+        dx = camera[j][0] - camera[f][0] - w * (camera[g][0] - camera[f][0])
+        dy = camera[j][1] - camera[f][1] - w * (camera[g][1] - camera[f][1])
+        return np.array([dx, dy, dx, dy], np.float32) if abs(dx) >= 0.5 or abs(dy) >= 0.5 else None
+
     def between(t: Track, f: int, g: int, a: np.ndarray, b: np.ndarray, score: float) -> None:
         """Frames strictly between f and g (in the window): boxes moved linearly from a to b,
-        grown by `motion_slack` of the displacement."""
+        grown by `motion_slack` of the displacement, and joined with the same box moved by how
+        far the picture strayed from a steady motion (a jerking camera)."""
         shift = np.abs(b - a) * motion_slack
         pad = max(float(shift[0]), float(shift[2])), max(float(shift[1]), float(shift[3]))
         for j in range(max(f + 1, start), min(g, frames)):
-            put(j, t, _grow(a + (b - a) * ((j - f) / (g - f)), *pad), score, False)
+            box = _grow(a + (b - a) * ((j - f) / (g - f)), *pad)
+            jerk = off_line(f, g, j)
+            put(j, t, box if jerk is None else _union(box, box + jerk), score, False)
 
     # Only what lands in start..frames-1 is computed: one-pass `run` asks for a few frames at a
     # time while a track can span the whole video.
@@ -232,6 +267,7 @@ def fill(
             for k in range(1, lead + 1):
                 box = _union(first, first - v_first * k)  # still there, or coming from where it moved
                 w, h = box[2] - box[0], box[3] - box[1]
+                box = carried(t.frames[0], t.frames[0] - k, box)
                 put(t.frames[0] - k, t, _grow(box, w * grow_per_frame * k, h * grow_per_frame * k), t.scores[0], False)
         # Detections before the one at or before `start` place nothing from `start` on.
         for i in range(max(0, bisect.bisect_right(t.frames, start) - 1), len(t.frames)):
@@ -247,6 +283,7 @@ def fill(
             for k in range(1, tail + 1):
                 box = _union(last, last + v_last * k)  # stopped, or went on moving
                 w, h = box[2] - box[0], box[3] - box[1]
+                box = carried(t.frames[-1], t.frames[-1] + k, box)
                 put(
                     t.frames[-1] + k, t, _grow(box, w * grow_per_frame * k, h * grow_per_frame * k), t.scores[-1], False
                 )

@@ -229,6 +229,26 @@ def upright_rgb(frame: Any, turns: int, size: tuple[int, int] | None = None) -> 
     return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
 
 
+LUMA_FIRST = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21", "gray"})
+
+
+def grey(frame: Any, width: int, height: int, turns: int) -> np.ndarray:
+    """A small upright grey copy of the frame, float32 (`width` x `height` before turning):
+    taken from the luma plane where the frame has an 8-bit one (~0.15 ms at 1080p), else
+    through a scaler of its own (sharing `_reformat`'s would rebuild it at every switch)."""
+    if frame.format.name in LUMA_FIRST:
+        y = _plane(frame, 0, frame.height, frame.width)
+        step = max(1, frame.width // (4 * width))  # sampled down to ~4x the size, then averaged
+        g = cv2.resize(y[::step, ::step], (width, height), interpolation=cv2.INTER_AREA)
+    else:
+        if not hasattr(_local, "grey"):
+            _local.grey = VideoReformatter()
+        how = {"width": width, "height": height, "format": "gray", "interpolation": "AREA"}
+        g = _local.grey.reformat(frame, **how).to_ndarray()
+    g = np.rot90(g, turns) if turns else g
+    return np.ascontiguousarray(g, np.float32)
+
+
 def _stream_end(container: Any, stream: Any) -> float | None:
     """Seconds at which the video stream should end according to the header, if it says."""
     if stream.duration and stream.time_base:

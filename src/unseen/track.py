@@ -211,8 +211,9 @@ def fill(
     A box closer to a frame border than `edge` of its size is extended to that border: a face
     there may be partly outside the frame, and the detector sees only part of it.
     `camera[f]` is how far the picture has moved by frame f (x, y pixels, from any fixed
-    start), for every frame a track or link reaches: each carried box is joined with the same
-    box moved with the picture."""
+    start), for every frame a track or link reaches: an interpolated box is joined with the
+    same box moved by how far the picture strayed from a steady motion between the two
+    detections, a back-filled or held box with the same box moved with the picture."""
     # Boxes are collected first and clipped and extended to the edges in one array operation:
     # per box, those few numpy calls were most of the time fill took on a crowd.
     placed: list[tuple[int, int, float, bool]] = []

@@ -43,6 +43,8 @@ EPILOG_RUN = """examples:
   unseen run --engine ray s3://b/in -o s3://b/out --ray-address auto   on a Ray cluster
   unseen run clip.mp4 --no-audio       video; audio is kept unless --no-audio
   unseen run DIR -o OUT --audit --json audit every output, machine-readable results
+files are known by content where the name does not say (no suffix, .jfif, .ogv...); files in a
+folder that are neither photo nor video (notes, sound, camera RAW) are named as left out
 exit codes: 0 done, 1 some files failed, 2 bad usage, 3 audit found a risk, 130 interrupted"""
 
 EPILOG_SCAN = """examples:

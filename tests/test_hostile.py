@@ -161,6 +161,9 @@ def hostile_tree(tmp_path_factory: pytest.TempPathFactory, face_jpeg: bytes) -> 
     }
     bad["zero.mp4"] = b""
     bad["truncated.mp4"] = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 100
+    # Saved without a suffix (a messaging app's attachment), broken: refused, not left out.
+    bad["VID_0007"] = bad["truncated.mp4"]
+    bad["IMG_0007"] = bad["truncated.jpg"]
     for name, body in {**good, **bad}.items():
         (top / name).write_bytes(body)
     return top, set(good), set(bad)
@@ -209,13 +212,10 @@ def test_broken_video_clear_error_no_output(name: str, tmp_path: Path, capsys) -
     out = tmp_path / "out"
     code = cli.main(["run", str(src), "-o", str(out), "--workers", "1", "--json"])
     result = json.loads(capsys.readouterr().out)
-    if not result["files"]:  # no video suffix: not taken as media at all, which is also safe
-        assert code == cli.EXIT_OK
-    else:
-        assert code == cli.EXIT_FAILED
-        # the path as given, not only the name: a batch can hold two clips of that name
-        _one_line(result["files"][0]["error"], str(src))
-        assert "unexpected" not in result["files"][0]["error"]  # a known failure, not a crash
+    assert code == cli.EXIT_FAILED
+    # the path as given, not only the name: a batch can hold two clips of that name
+    _one_line(result["files"][0]["error"], str(src))
+    assert "unexpected" not in result["files"][0]["error"]  # a known failure, not a crash
     assert not [p for p in out.rglob("*") if p.is_file() and p.name != "unseen-manifest.jsonl"] or all(
         p.suffix in (".jsonl", ".json") for p in out.rglob("*") if p.is_file()
     )

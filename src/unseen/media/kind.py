@@ -34,6 +34,8 @@ RAW_SUFFIXES = frozenset(
 # FFmpeg demuxers that find "video" in what is not a video: text rendered as ANSI art, and
 # single images (a format Pillow did not take, such as PSD, is not a photo unseen writes).
 NOT_VIDEO = frozenset({"tty", "bin", "image2"})
+HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"})
+SOUND_BRANDS = frozenset({b"M4A ", b"M4B ", b"M4P "})
 
 
 def kind(path: Path) -> str | None:
@@ -66,5 +68,24 @@ def sniff(path: Path) -> str | None:
                 return None
             cover = int(av.stream.Disposition.attached_pic)
             return "video" if any(not int(s.disposition) & cover for s in c.streams.video) else None
-    except Exception:  # noqa: BLE001 - neither: left out
+    except Exception:  # noqa: BLE001 - unreadable: what its first bytes announce, if anything
+        return _announced(path)
+
+
+def _announced(path: Path) -> str | None:
+    """What a file no decoder could open says it is in its first bytes: a broken video or
+    HEIF photo (a torn download, a fuzzed file) is then refused with the decoder's reason
+    rather than left out as if it were a text file. Ogg and M4A are left out: mostly sound."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError:
         return None
+    box, brand = head[4:8], head[8:12]
+    if box == b"ftyp" and brand in HEIF_BRANDS:
+        return "photo"
+    if (box == b"ftyp" and brand not in SOUND_BRANDS) or box in (b"moov", b"mdat", b"wide", b"free", b"skip"):
+        return "video"
+    riff_avi = head[:4] == b"RIFF" and head[8:12] == b"AVI "
+    known = (b"\x1a\x45\xdf\xa3", b"FLV\x01", b"\x00\x00\x01\xba", b"\x30\x26\xb2\x75")  # MKV, FLV, MPEG-PS, ASF
+    return "video" if riff_avi or head.startswith(known) else None

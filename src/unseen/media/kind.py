@@ -11,6 +11,7 @@ that FFmpeg's `tty` demuxer would render). What is neither is left out and repor
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from unseen.media import image
@@ -49,9 +50,22 @@ def kind(path: Path) -> str | None:
 
 
 def sniff(path: Path) -> str | None:
-    """What the content is, whatever the name says (headers only; nothing is decoded)."""
+    """What the content is, whatever the name says (headers only; nothing is decoded). Kept
+    per path, size and time of change: a run walks its folders more than once (to count, to
+    report what it left out, to work)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return _sniff(str(path), st.st_size, st.st_mtime_ns)
+
+
+@lru_cache(maxsize=1 << 16)
+def _sniff(name: str, size: int, mtime_ns: int) -> str | None:
+    """`sniff` of the file `name`; `size` and `mtime_ns` are there to key the cache."""
     from PIL import Image
 
+    path = Path(name)
     try:
         with Image.open(path) as im:
             if im.format in PHOTO_FORMATS:

@@ -177,6 +177,20 @@ def test_ray_engine_matches_local_engine_byte_for_byte(
     assert len(again.skipped) == 3 and not again.done and [r.path for r in again.failed] == ["broken.png"]
 
 
+def test_files_left_out_are_listed_for_folders_and_object_storage(tmp_path: Path) -> None:
+    """A local folder is read by content (a suffix-less photo is taken); objects are taken by
+    suffix only (sniffing one would download it), and what is not taken is listed, not lost."""
+    from unseen.engines.ray import list_inputs
+
+    src = _photos(tmp_path / "in", DLIB[:1])
+    shutil.copyfile(data("dlib_faces", DLIB[1]), src / "IMG_0001")
+    (src / "notes.txt").write_text("who is who\n")
+    root, listed, left = list_inputs([str(src)], False)
+    assert sorted(rel for _, rel, *_ in listed) == ["IMG_0001", f"sub/{DLIB[0]}"] and left == ["notes.txt"]
+    root, listed, left = list_inputs([f"file://{src}"], False)
+    assert [rel for _, rel, *_ in listed] == [f"sub/{DLIB[0]}"] and left == ["IMG_0001", "notes.txt"]
+
+
 def test_output_folder_inside_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`run DIR -o DIR/public` twice: the outputs are not taken for new inputs on the rerun, and an
     output path that is another input is refused rather than overwritten."""

@@ -21,7 +21,7 @@ from unseen import __version__
 from unseen import plan as plan_mod
 from unseen.detect.presets import PRESETS
 from unseen.errors import PlanError, UnseenError
-from unseen.pipeline import DEFAULT_MARGIN, DEFAULT_SHAPE, LOW_SCORE_MARGIN, Inputs, Options, Outcome
+from unseen.pipeline import DEFAULT_MARGIN, DEFAULT_SHAPE, LOW_SCORE_MARGIN, Options, Outcome
 from unseen.progress import Reporter
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_RISK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -243,7 +243,7 @@ def _scan(args: argparse.Namespace) -> int:
     with Reporter(quiet=args.json) as reporter:
         reporter.start("scanning", len(found.files))
         plan, failures = scan(args.inputs, make_detector(opts.detector), opts, reporter.update)
-    left = _left_out(found)
+    left = _left_out([p.relative_to(found.root).as_posix() for p in found.left_out])
     target = args.plan or (None if args.json else Path("unseen-plan.json"))
     if target is not None:
         plan.save(target)
@@ -282,11 +282,8 @@ def _positive(value: str) -> int:
 
 def _run_batch(args: argparse.Namespace, opts: Options) -> int:
     """`run -o OUT` (or --engine ray): a pool of workers, resumable via the manifest in OUT."""
-    from unseen.engines.ray import as_uri, is_uri
-    from unseen.pipeline import discover
+    from unseen.engines.ray import as_uri
 
-    # Object storage is listed by suffix only (reading every object to sniff it costs a download).
-    left = {} if any(is_uri(str(i)) for i in args.inputs) else _left_out(discover(args.inputs, opts.follow_symlinks))
     if args.engine == "ray":
         from unseen.engines.ray import run_ray
 
@@ -297,6 +294,7 @@ def _run_batch(args: argparse.Namespace, opts: Options) -> int:
         from unseen.engines.local import run_local
 
         summary = run_local(args.inputs, args.output, opts, args.workers, quiet=args.json, rehash=args.rehash)
+    left = _left_out(summary.left_out)
     plan = summary.plan()
     if args.plan:
         plan.save(args.plan)
@@ -325,17 +323,16 @@ def _run(args: argparse.Namespace) -> int:
         plan, outcomes = run(args.inputs, make_detector(opts.detector), opts, args.output, reporter.update)
     if args.plan:
         plan.save(args.plan)
-    left = _left_out(found)
+    left = _left_out([p.relative_to(found.root).as_posix() for p in found.left_out])
     audit, risk = _audit_json(args, plan, outcomes)
     code = _report(outcomes, args.json, extra={**audit, **left})
     return _audit_text(args, plan, outcomes, code, risk)
 
 
-def _left_out(found: Inputs) -> dict[str, Any]:
+def _left_out(rel: list[str]) -> dict[str, Any]:
     """Files in the input folders that are neither photo nor video (notes, sidecars, RAW
-    files, audio): not processed and not in the output. Said on stderr, never silently; listed
-    under "left_out" in --json."""
-    rel = [p.relative_to(found.root).as_posix() for p in found.left_out]
+    files, audio; on object storage, any object without a photo or video suffix): not processed
+    and not in the output. Said on stderr, never silently; listed under "left_out" in --json."""
     if rel:
         shown = ", ".join(rel[:5]) + (f" and {len(rel) - 5} more" if len(rel) > 5 else "")
         print(

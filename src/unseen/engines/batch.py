@@ -177,6 +177,7 @@ class Summary:
     seconds: float = 0.0
     engine: str = "local"
     workers: int = 1
+    left_out: list[str] = field(default_factory=list)  # input files neither photo nor video (rel)
 
     @property
     def faces(self) -> int:

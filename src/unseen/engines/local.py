@@ -58,7 +58,7 @@ def run_local(
     Without one, outputs go beside the inputs and nothing is recorded. `on_record` sees each
     record as it is written (tests, benchmarks)."""
     t0 = time.monotonic()
-    root, files, _ = discover(inputs, opts.follow_symlinks)
+    root, files, left_out = discover(inputs, opts.follow_symlinks)
     settings = settings_key(opts)
     out = Path(os.path.abspath(out_dir)) if out_dir is not None else None
     manifest: Manifest | None = None
@@ -75,7 +75,8 @@ def run_local(
         if out is not None:
             jobs, refused = refuse_overwrites(jobs, out, settings)
         n = max(1, min(workers or usable_cores(), len(jobs)))
-        summary = Summary(str(root), opts, skipped=reused, workers=n, failed=refused)
+        left = [f.relative_to(root).as_posix() for f in left_out]
+        summary = Summary(str(root), opts, skipped=reused, workers=n, failed=refused, left_out=left)
 
         def record(rec: Record) -> None:
             if manifest is not None:

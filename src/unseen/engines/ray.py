@@ -66,15 +66,16 @@ def _fs(uri: str) -> tuple[Any, str]:
         raise UnseenError(f"{uri}: cannot open this location with pyarrow ({e})") from e
 
 
-def list_inputs(inputs: list[str], follow_symlinks: bool) -> tuple[str, list[tuple[str, str, int, int]]]:
-    """(root, [(source, rel, size, mtime_ns)]) for local paths or one folder URI."""
+def list_inputs(inputs: list[str], follow_symlinks: bool) -> tuple[str, list[tuple[str, str, int, int]], list[str]]:
+    """(root, [(source, rel, size, mtime_ns)], files left out (rel)) for local paths or one
+    folder URI. Objects are taken by suffix only: reading each to sniff it would download it."""
     if not any(is_uri(i) for i in inputs):
-        root, files, _ = discover([Path(i) for i in inputs], follow_symlinks)
+        root, files, left_out = discover([Path(i) for i in inputs], follow_symlinks)
         out = []
         for f in files:
             st = f.stat()
             out.append((str(f), f.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns))
-        return str(root), out
+        return str(root), out, [f.relative_to(root).as_posix() for f in left_out]
     if len(inputs) != 1:
         raise UnseenError("with an object-storage input, give exactly one folder (a URI prefix)")
     from pyarrow import fs as pafs
@@ -83,14 +84,18 @@ def list_inputs(inputs: list[str], follow_symlinks: bool) -> tuple[str, list[tup
     base = base.rstrip("/")
     infos = fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=False))
     scheme = inputs[0].split("://", 1)[0]
-    found = []
+    found: list[tuple[str, str, int, int]] = []
+    left: list[str] = []
     for info in sorted(infos, key=lambda i: i.path):
         p = Path(info.path)
-        if info.type != pafs.FileType.File or p.suffix.lower() not in MEDIA_SUFFIXES or OUTPUT_TAG in p.suffixes:
+        if info.type != pafs.FileType.File or OUTPUT_TAG in p.suffixes:
             continue
         rel = info.path[len(base) :].lstrip("/")
+        if p.suffix.lower() not in MEDIA_SUFFIXES:
+            left.append(rel)
+            continue
         found.append((f"{scheme}://{info.path}", rel, int(info.size or 0), int(info.mtime_ns or 0)))
-    return inputs[0].rstrip("/"), found
+    return inputs[0].rstrip("/"), found, left
 
 
 class RemoteManifest(Manifest):
@@ -273,7 +278,7 @@ def run_ray(
     out_uri = as_uri(out)
     if not is_uri(out_uri):
         out_uri = os.path.abspath(out_uri)
-    root, listed = list_inputs(in_uris, opts.follow_symlinks)
+    root, listed, left_out = list_inputs(in_uris, opts.follow_symlinks)
     info = {rel: (size, mtime) for _, rel, size, mtime in listed}
     by_src = {src: rel for src, rel, *_ in listed}
     settings = settings_key(opts)
@@ -304,7 +309,7 @@ def run_ray(
         )
         if not is_uri(out_uri):
             jobs, refused = refuse_overwrites(jobs, Path(out_uri), settings)
-        summary = Summary(root, opts, skipped=reused, failed=refused, engine="ray")
+        summary = Summary(root, opts, skipped=reused, failed=refused, engine="ray", left_out=left_out)
         with BatchProgress(len(jobs), len(reused), quiet, label="anonymising on ray") as bar:
             if jobs:
                 started = _start_ray(address, workers)

@@ -199,6 +199,7 @@ def fill(
     edge: float = 0.5,
     start: int = 0,
     camera: Sequence[tuple[float, float]] | None = None,
+    camera_slack: float = 0.05,
 ) -> dict[int, list[Filled]]:
     """Boxes for every frame from `start` to `frames` - 1 that each track covers, clipped to
     the frame; frame -> list.
@@ -213,7 +214,8 @@ def fill(
     `camera[f]` is how far the picture has moved by frame f (x, y pixels, from any fixed
     start), for every frame a track or link reaches: an interpolated box is joined with the
     same box moved by how far the picture strayed from a steady motion between the two
-    detections, a back-filled or held box with the same box moved with the picture."""
+    detections, a back-filled or held box with the same box moved with the picture, unless the
+    move is under `camera_slack` of the box's size."""
     # Boxes are collected first and clipped and extended to the edges in one array operation:
     # per box, those few numpy calls were most of the time fill took on a crowd.
     placed: list[tuple[int, int, float, bool]] = []
@@ -224,40 +226,34 @@ def fill(
             placed.append((f, t.id, score, detected))
             boxes.append(box)
 
-    def moved(f: int, g: int) -> np.ndarray | None:
-        """How far the picture moved from frame f to frame g, as a box shift; None if under
-        half a pixel (a camera on a tripod costs nothing here)."""
-        if camera is None:
-            return None
-        dx, dy = camera[g][0] - camera[f][0], camera[g][1] - camera[f][1]
-        return np.array([dx, dy, dx, dy], np.float32) if abs(dx) >= 0.5 or abs(dy) >= 0.5 else None
+    def shifted(box: np.ndarray, dx: float, dy: float) -> np.ndarray:
+        """`box` joined with itself moved by (dx, dy); as it is when the move is under
+        `camera_slack` of its size (the margin covers that, and the estimate is that noisy)."""
+        if abs(dx) < camera_slack * (box[2] - box[0]) and abs(dy) < camera_slack * (box[3] - box[1]):
+            return box
+        return _union(box, box + np.array([dx, dy, dx, dy], np.float32))
 
     def carried(f: int, j: int, box: np.ndarray) -> np.ndarray:
         """`box`, placed at frame j from frame f: joined with where the camera took it."""
-        shift = moved(f, j) if start <= j < frames else None
-        return box if shift is None else _union(box, box + shift)
-
-    def off_line(f: int, g: int, j: int) -> np.ndarray | None:
-        """How far the picture at frame j is from where a steady motion from frame f to frame
-        g would have put it, as a box shift; None if under half a pixel (a tripod, a smooth pan:
-        the straight line already follows the picture)."""
-        if camera is None:
-            return None
-        w = (j - f) / (g - f)
-        dx = camera[j][0] - camera[f][0] - w * (camera[g][0] - camera[f][0])
-        dy = camera[j][1] - camera[f][1] - w * (camera[g][1] - camera[f][1])
-        return np.array([dx, dy, dx, dy], np.float32) if abs(dx) >= 0.5 or abs(dy) >= 0.5 else None
+        if camera is None or not (start <= j < frames):
+            return box
+        return shifted(box, camera[j][0] - camera[f][0], camera[j][1] - camera[f][1])
 
     def between(t: Track, f: int, g: int, a: np.ndarray, b: np.ndarray, score: float) -> None:
         """Frames strictly between f and g (in the window): boxes moved linearly from a to b,
         grown by `motion_slack` of the displacement, and joined with the same box moved by how
-        far the picture strayed from a steady motion (a jerking camera)."""
+        far the picture strayed from a steady motion between f and g (a jerking camera; a
+        tripod or a smooth pan: the straight line already follows the picture)."""
         shift = np.abs(b - a) * motion_slack
         pad = max(float(shift[0]), float(shift[2])), max(float(shift[1]), float(shift[3]))
         for j in range(max(f + 1, start), min(g, frames)):
-            box = _grow(a + (b - a) * ((j - f) / (g - f)), *pad)
-            jerk = off_line(f, g, j)
-            put(j, t, box if jerk is None else _union(box, box + jerk), score, False)
+            w = (j - f) / (g - f)
+            box = _grow(a + (b - a) * w, *pad)
+            if camera is not None:
+                dx = camera[j][0] - camera[f][0] - w * (camera[g][0] - camera[f][0])
+                dy = camera[j][1] - camera[f][1] - w * (camera[g][1] - camera[f][1])
+                box = shifted(box, dx, dy)
+            put(j, t, box, score, False)
 
     # Only what lands in start..frames-1 is computed: one-pass `run` asks for a few frames at a
     # time while a track can span the whole video.

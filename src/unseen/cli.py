@@ -243,7 +243,7 @@ def _scan(args: argparse.Namespace) -> int:
     with Reporter(quiet=args.json) as reporter:
         reporter.start("scanning", len(found.files))
         plan, failures = scan(args.inputs, make_detector(opts.detector), opts, reporter.update)
-    left = _left_out([p.relative_to(found.root).as_posix() for p in found.left_out])
+    left = _left_out(found.left_out)
     target = args.plan or (None if args.json else Path("unseen-plan.json"))
     if target is not None:
         plan.save(target)
@@ -323,7 +323,7 @@ def _run(args: argparse.Namespace) -> int:
         plan, outcomes = run(args.inputs, make_detector(opts.detector), opts, args.output, reporter.update)
     if args.plan:
         plan.save(args.plan)
-    left = _left_out([p.relative_to(found.root).as_posix() for p in found.left_out])
+    left = _left_out(found.left_out)
     audit, risk = _audit_json(args, plan, outcomes)
     code = _report(outcomes, args.json, extra={**audit, **left})
     return _audit_text(args, plan, outcomes, code, risk)

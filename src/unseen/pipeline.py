@@ -119,7 +119,7 @@ class Inputs(NamedTuple):
 
     root: Path
     files: list[Path]
-    left_out: list[Path]
+    left_out: list[str]  # relative to root, as the JSON report gives them
 
 
 def discover(inputs: list[Path], follow_symlinks: bool = False) -> Inputs:
@@ -150,7 +150,7 @@ def discover(inputs: list[Path], follow_symlinks: bool = False) -> Inputs:
                 left_out.append(f)
     seen: set[Path] = set()
     unique = [f for f in files if not (f in seen or seen.add(f))]  # type: ignore[func-returns-value]
-    return Inputs(root, unique, sorted(set(left_out)))
+    return Inputs(root, unique, sorted({f.relative_to(root).as_posix() for f in left_out}))
 
 
 def _walk(top: Path, follow_symlinks: bool) -> Iterator[Path]:

@@ -176,23 +176,23 @@ class _Camera:
 
     def __init__(self) -> None:
         self.offsets: list[tuple[float, float]] = []
-        self.last: np.ndarray | None = None
-        self.window: np.ndarray | None = None
+        self.last: np.ndarray = np.zeros(0, np.float32)  # the frame before, grey
+        self.window: np.ndarray = self.last
 
     def add(self, frame: Any, turns: int, width: int, height: int) -> None:
-        """Measure `frame` (as decoded; `width` x `height` upright) against the one before."""
+        """Measure `frame` (as decoded; `width` x `height` upright, the same for every frame:
+        media.Decoded reads them all at the first one's size) against the one before."""
         tw = self.WIDTH // 2 if width <= self.SMALL else self.WIDTH
         th = max(8, round(tw * height / width))
-        w, h = (tw, th) if turns % 2 == 0 else (th, tw)
-        grey = media.grey(frame, w, h, turns)
-        if self.last is None or self.last.shape != grey.shape:
-            self.window = cv2.createHanningWindow((grey.shape[1], grey.shape[0]), cv2.CV_32F)
-            self.offsets.append(self.offsets[-1] if self.offsets else (0.0, 0.0))
+        grey = media.grey(frame, *((tw, th) if turns % 2 == 0 else (th, tw)), turns)
+        if not self.offsets:
+            self.window = cv2.createHanningWindow((tw, th), cv2.CV_32F)
+            self.offsets.append((0.0, 0.0))
         else:
             (dx, dy), response = cv2.phaseCorrelate(self.last, grey, self.window)
             x, y = self.offsets[-1]
             if response >= self.MIN_RESPONSE:
-                x, y = x + dx * width / grey.shape[1], y + dy * height / grey.shape[0]
+                x, y = x + dx * width / tw, y + dy * height / th
             self.offsets.append((x, y))
         self.last = grey
 
@@ -428,8 +428,9 @@ def _encode(
 ) -> None:
     """Encode the painted frames and copy the audio packets into `tmp` (`painted` runs in a
     thread of its own, a few frames ahead of the encoder); `each` sees every frame index,
-    `last` runs before the file is finished (both raise to refuse it). The output's size and rotation are `info`'s, or
-    without it `dec.info` at the first item (which must then come after a decoded frame).
+    `last` runs before the file is finished (both raise to refuse it). The output's size and
+    rotation are `info`'s, or without it `dec.info` at the first item (which must then come
+    after a decoded frame).
     Closes `dec`; on any failure the output is abandoned."""
     writer: media.Writer | None = None
     ok = False

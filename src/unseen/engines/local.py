@@ -75,8 +75,7 @@ def run_local(
         if out is not None:
             jobs, refused = refuse_overwrites(jobs, out, settings)
         n = max(1, min(workers or usable_cores(), len(jobs)))
-        left = [f.relative_to(root).as_posix() for f in left_out]
-        summary = Summary(str(root), opts, skipped=reused, workers=n, failed=refused, left_out=left)
+        summary = Summary(str(root), opts, skipped=reused, workers=n, failed=refused, left_out=left_out)
 
         def record(rec: Record) -> None:
             if manifest is not None:

@@ -75,7 +75,7 @@ def list_inputs(inputs: list[str], follow_symlinks: bool) -> tuple[str, list[tup
         for f in files:
             st = f.stat()
             out.append((str(f), f.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns))
-        return str(root), out, [f.relative_to(root).as_posix() for f in left_out]
+        return str(root), out, left_out
     if len(inputs) != 1:
         raise UnseenError("with an object-storage input, give exactly one folder (a URI prefix)")
     from pyarrow import fs as pafs

@@ -410,12 +410,15 @@ class Writer:
             v.codec_context.sample_aspect_ratio = info.sar  # shown as wide as the source is
         # 4:2:0 needs even sizes; an odd-sized video keeps its exact size in 4:4:4 instead.
         v.pix_fmt = "yuv420p" if info.width % 2 == 0 and info.height % 2 == 0 else "yuv444p"
-        self.colour = info.colour
+        self.colour = c = info.colour
         cc = v.codec_context
-        cc.color_range = info.colour.range
-        for name, code in (("colorspace", "matrix"), ("color_primaries", "primaries"), ("color_trc", "trc")):
-            if getattr(info.colour, code) != UNSPECIFIED:
-                setattr(cc, name, getattr(info.colour, code))
+        cc.color_range = c.range
+        if c.matrix != UNSPECIFIED:
+            cc.colorspace = c.matrix
+        if c.primaries != UNSPECIFIED:
+            cc.color_primaries = c.primaries
+        if c.trc != UNSPECIFIED:
+            cc.color_trc = c.trc
         v.time_base = time_base
         v.codec_context.time_base = time_base
         self.time_base = time_base  # the muxer may change the *stream's* time base at header time

@@ -31,7 +31,7 @@ from unseen.detect.centerface import CenterFace, default_threads
 from unseen.detect.multiscale import MultiScale
 from unseen.errors import LimitError, MediaError
 from unseen.media import video as media
-from unseen.obscure import obscure
+from unseen.obscure import METHODS, obscure
 from unseen.pipeline import Options, Progress, region_for
 from unseen.plan import MediaPlan, Region
 from unseen.track import Track, Tracker, fill
@@ -485,9 +485,9 @@ def _painted(items: Iterator[Planned], dec: media.Decoded, method: str) -> Itera
             yield i, item, None
             continue
         turns = dec.info.turns  # known once the first frame is decoded, which this one is
-        painted = None if turns or not regions else media.paint_planar(item, regions, method)
-        if painted is not None:
-            yield i, item, painted
+        planes = None if turns or not regions else media.yuv420(item)
+        if planes is not None and METHODS[method].paint_yuv420(planes, regions):
+            yield i, item, item
         elif regions or turns:
             rgb = media.upright_rgb(item, turns)
             yield i, item, obscure(rgb, regions, method) if regions else rgb

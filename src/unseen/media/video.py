@@ -31,8 +31,7 @@ import numpy as np
 from av.video.reformatter import ColorRange, Colorspace, VideoReformatter
 
 from unseen.errors import MediaError
-from unseen.obscure import NEUTRAL, mostly_outside, region_bounds, region_mask, ring_pad
-from unseen.plan import Region
+from unseen.obscure.base import Yuv420
 
 # Output suffix -> PyAV muxer. Suffixes not listed are written as MP4 (the output name changes).
 MUXERS: dict[str, str] = {
@@ -470,7 +469,7 @@ class Writer:
 
     def frame(self, picture: np.ndarray | Any | None, source: Any, index: int) -> None:
         """Encode one frame at the source frame's timestamp. `picture` is the painted upright RGB
-        array, or a painted VideoFrame (see paint_planar), or None to re-encode `source` as it is
+        array, or a painted VideoFrame (see yuv420), or None to re-encode `source` as it is
         (nothing to paint, no rotation: no RGB round trip at all)."""
         c, fmt = self.colour, self.video.pix_fmt
         if isinstance(picture, np.ndarray):
@@ -505,147 +504,17 @@ class Writer:
 PLANAR = ("yuv420p", "yuvj420p")  # what phones and cameras write; other formats take the RGB path
 
 
-def paint_planar(frame: Any, regions: list[Region], method: str) -> Any | None:
-    """Paint `fill` or `solid` regions straight into a 4:2:0 frame's Y, U and V planes.
-
-    Same pixels and colours as obscure() paints in RGB: the luma mask is coverage_mask (a chroma
-    sample is painted when any of its four luma pixels is), and each connected group of regions
-    gets one colour, the mean of a ring (RING of the group's size) of pixels that no region
-    covers (YUV is affine in RGB, so the mean colour is the same). It skips two full-frame
-    colour conversions, the largest cost after encoding at 1080p. Returns None when it does not
-    apply (other pixel formats, odd sizes, mosaic/blur): the caller uses the RGB path."""
+def yuv420(frame: Any) -> Yuv420 | None:
+    """The frame's Y, U and V planes as writable views, for a method to paint in place (it skips
+    two full-frame colour conversions, the largest cost after encoding at 1080p); None for other
+    pixel formats and odd sizes, which take the RGB path. The pixels are copied only if the
+    decoder still holds them (reference frames): its buffers are never written to."""
     w, h = frame.width, frame.height
-    if method not in ("fill", "solid") or frame.format.name not in PLANAR or w % 2 or h % 2:
+    if frame.format.name not in PLANAR or w % 2 or h % 2:
         return None
-    masks = [m for m in (_region_mask(r, w, h) for r in regions) if m[0].stop > m[0].start and m[1].stop > m[1].start]
-    if not masks:
-        return frame
-    mask = np.zeros((h, w), bool)
-    for ys, xs, m in masks:
-        _add(mask[ys, xs], m)
-    # Copies the pixels only if the decoder still holds them (reference frames): its buffers
-    # are never written to, and an unshared frame is painted in place with no copy at all.
     frame.make_writable()
     y, u, v = (_plane(frame, i, h if i == 0 else h // 2, w if i == 0 else w // 2) for i in range(3))
-    free = (~mask).view(np.uint8)
-    full_range = frame.format.name == "yuvj420p" or frame.color_range == 2  # AVCOL_RANGE_JPEG
-    for group in _groups(masks):
-        x1, y1, x2, y2 = group.bounds
-        blob = np.zeros((y2 - y1, x2 - x1), bool)
-        for ys, xs, m in group.masks:
-            _add(blob[ys.start - y1 : ys.stop - y1, xs.start - x1 : xs.stop - x1], m)
-        # The group's box on the 2x2 chroma grid (w and h are even, so this stays in the frame).
-        ex1, ey1, ex2, ey2 = x1 & ~1, y1 & ~1, (x2 + 1) & ~1, (y2 + 1) & ~1
-        big = np.zeros((ey2 - ey1, ex2 - ex1), bool)
-        big[y1 - ey1 : y2 - ey1, x1 - ex1 : x2 - ex1] = blob
-        if method == "solid":
-            colour = (0 if full_range else 16, 128, 128)
-        else:
-            pad = ring_pad(x2 - x1, y2 - y1)
-            cp = max(1, -(-pad // 2))
-            luma, n_free = _ring_mean(y, free, (y1 - pad, y2 + pad, x1 - pad, x2 + pad))
-            if not n_free or mostly_outside(group.bounds, pad, w, h, cv2.countNonZero(blob.view(np.uint8))):
-                colour = _neutral_yuv(full_range)
-            else:
-                # Free chroma samples (none of their four luma pixels covered), in the window only.
-                cy1, cy2 = max(0, ey1 // 2 - cp), min(h // 2, ey2 // 2 + cp)
-                cx1, cx2 = max(0, ex1 // 2 - cp), min(w // 2, ex2 // 2 + cp)
-                free_c = (~_quad_any(mask[2 * cy1 : 2 * cy2, 2 * cx1 : 2 * cx2])).view(np.uint8)
-                c_box = (cy1, cy2, cx1, cx2)
-                colour = (luma, _ring_mean(u, free_c, c_box, True)[0], _ring_mean(v, free_c, c_box, True)[0])
-        _set(y[y1:y2, x1:x2], blob, colour[0])
-        blob_c = _quad_any(big)
-        _set(u[ey1 // 2 : ey2 // 2, ex1 // 2 : ex2 // 2], blob_c, colour[1])
-        _set(v[ey1 // 2 : ey2 // 2, ex1 // 2 : ex2 // 2], blob_c, colour[2])
-    return frame
-
-
-Mask = tuple[slice, slice, np.ndarray | None]  # obscure.region_mask; None: the whole box
-
-
-def _region_mask(r: Region, w: int, h: int) -> Mask:
-    """obscure.region_mask, without making an all-True array for a box (the default shape)."""
-    return region_mask(r, w, h) if r.shape != "box" else (*region_bounds(r, w, h), None)
-
-
-def _add(window: np.ndarray, m: np.ndarray | None) -> None:
-    """window |= m (m None: the whole window)."""
-    if m is None:
-        window[...] = True
-    else:
-        window |= m
-
-
-def _set(window: np.ndarray, where: np.ndarray, value: int) -> None:
-    """window[where] = value in place, with OpenCV's saturating arithmetic on 0/1 masks: about
-    5x faster than numpy's boolean assignment on the large blobs of a crowd."""
-    m = where.view(np.uint8)
-    cv2.subtract(window, cv2.multiply(window, m), dst=window)
-    cv2.add(window, m * np.uint8(value), dst=window)
-
-
-@dataclass
-class _Group:
-    bounds: tuple[int, int, int, int]  # x1, y1, x2, y2 (integer pixels, end exclusive)
-    masks: list[Mask]
-
-
-def _groups(masks: list[Mask]) -> list[_Group]:
-    """Region masks (obscure.region_mask) whose pixel boxes overlap or touch (8-connected),
-    grouped: each group is painted one colour, as obscure's `fill` paints each connected blob
-    (boxes joined, not pixels: no full-frame labelling, which costs more than the painting at 1080p)."""
-    b = np.array([(xs.start, ys.start, xs.stop, ys.stop) for ys, xs, _ in masks], np.int64)
-    touch = (
-        (b[:, None, 0] <= b[None, :, 2])
-        & (b[None, :, 0] <= b[:, None, 2])
-        & (b[:, None, 1] <= b[None, :, 3])
-        & (b[None, :, 1] <= b[:, None, 3])
-    )
-    n = len(masks)
-    label = np.arange(n)
-    while True:  # label propagation to the smallest index in each connected group
-        nxt = np.where(touch, label[None, :], n).min(axis=1)
-        nxt = nxt[nxt]
-        if np.array_equal(nxt, label):
-            break
-        label = nxt
-    out = []
-    for k in np.unique(label):
-        idx = np.flatnonzero(label == k)
-        sub = b[idx]
-        bounds = (int(sub[:, 0].min()), int(sub[:, 1].min()), int(sub[:, 2].max()), int(sub[:, 3].max()))
-        out.append(_Group(bounds, [masks[i] for i in idx]))
-    return out
-
-
-def _quad_any(m: np.ndarray) -> np.ndarray:
-    """Half-resolution mask: True where any pixel of the 2x2 block is (even-sized input)."""
-    return np.asarray(m[0::2, 0::2] | m[0::2, 1::2] | m[1::2, 0::2] | m[1::2, 1::2])
-
-
-def _ring_mean(
-    plane: np.ndarray, free: np.ndarray, box: tuple[int, int, int, int], windowed: bool = False
-) -> tuple[int, int]:
-    """Mean of `plane` over the window (y1, y2, x1, x2), clipped, where `free` (uint8, no region
-    covers the sample) is set, and the number of such samples (mean 128 if there are none).
-    `free` covers the whole plane, or with `windowed` just the (already clipped) window."""
-    ph, pw = plane.shape
-    y1, y2, x1, x2 = max(0, box[0]), min(ph, box[1]), max(0, box[2]), min(pw, box[3])
-    keep = free if windowed else free[y1:y2, x1:x2]
-    n = cv2.countNonZero(keep)
-    if not n:
-        return 128, 0
-    return int(np.clip(round(cv2.mean(np.ascontiguousarray(plane[y1:y2, x1:x2]), keep)[0]), 0, 255)), n
-
-
-def _neutral_yuv(full_range: bool) -> tuple[int, int, int]:
-    """obscure.NEUTRAL in BT.601 Y'CbCr, full or limited range (as FFmpeg converts RGB by default)."""
-    r, g, b = NEUTRAL
-    luma = 0.299 * r + 0.587 * g + 0.114 * b
-    cb, cr = (b - luma) / 1.772, (r - luma) / 1.402
-    if full_range:
-        return round(luma), round(128 + cb), round(128 + cr)
-    return round(16 + luma * 219 / 255), round(128 + cb * 224 / 255), round(128 + cr * 224 / 255)
+    return Yuv420(y, u, v, frame.format.name == "yuvj420p" or frame.color_range == 2)  # AVCOL_RANGE_JPEG
 
 
 def _plane(frame: Any, i: int, rows: int, cols: int) -> np.ndarray:

@@ -1,0 +1,54 @@
+"""Change pixels: paint every region of a frame so the face under it cannot be recovered.
+
+Each obscuring method is one class in one file of this package, registered in `METHODS`; the
+plan's valid methods and the CLI's choices come from that registry. A method paints an RGB image
+(`paint`) and, where it can, a 4:2:0 video frame's planes in place (`paint_yuv420`), which skips
+two colour conversions per frame. `fill` (the default) and `solid` use no pixel from inside any
+region, so nothing of a face survives; `mosaic` and `blur` keep a coarse version of the face that
+trained models can partly undo (docs/threat-model.md, benchmarks/reid.py): they are opt-in only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from unseen.obscure.base import Method, Yuv420
+from unseen.obscure.blur import Blur
+from unseen.obscure.fill import NEUTRAL, Fill
+from unseen.obscure.masks import coverage_mask, region_bounds, region_mask
+from unseen.obscure.mosaic import Mosaic
+from unseen.obscure.solid import Solid
+from unseen.plan import Region
+
+METHODS: dict[str, Method] = {m.name: m for m in (Fill(), Solid(), Mosaic(), Blur())}
+
+__all__ = [
+    "METHODS",
+    "NEUTRAL",
+    "Method",
+    "Yuv420",
+    "coverage_mask",
+    "method",
+    "obscure",
+    "region_bounds",
+    "region_mask",
+]
+
+
+def method(name: str) -> Method:
+    """The registered method called `name` (ValueError if there is none)."""
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise ValueError(f"unknown obscuring method {name!r}") from None
+
+
+def obscure(rgb: np.ndarray, regions: Iterable[Region], name: str = "fill") -> np.ndarray:
+    """A copy of the HxWx3 uint8 image with every region painted by the method `name`."""
+    out = rgb.copy()
+    regions = list(regions)
+    if regions:
+        method(name).paint(out, regions)
+    return out

@@ -18,7 +18,9 @@ from unseen import plan as plan_mod
 from unseen.cli import main
 from unseen.errors import UnseenError
 from unseen.media import image
-from unseen.review.server import STATIC, Frames, Review, ReviewServer
+from unseen.review.frames import Frames
+from unseen.review.server import STATIC, ReviewServer
+from unseen.review.state import Review
 
 PHOTOS = ("2008_002506.jpg", "2009_004587.jpg")
 

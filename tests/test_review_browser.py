@@ -21,7 +21,8 @@ from tests.conftest import data, serving
 from unseen import plan as plan_mod
 from unseen.media import image
 from unseen.plan import Region
-from unseen.review.server import Review, ReviewServer
+from unseen.review.server import ReviewServer
+from unseen.review.state import Review
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [

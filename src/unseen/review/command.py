@@ -55,7 +55,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from unseen.review.server import Review, start
+    from unseen.review.server import start
+    from unseen.review.state import Review
 
     opts = Options(
         detector=args.preset, margin=args.margin, shape=args.shape, method=args.method, max_pixels=args.max_pixels

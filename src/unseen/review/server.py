@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from unseen.errors import PlanError, UnseenError
-from unseen.review.state import Review
+from unseen.review.state import Review, StaleEdit
 
 STATIC = Path(__file__).with_name("static")
 STATIC_NAME = re.compile(r"^[a-z0-9_-]{1,64}\.(js|css|png|svg)$")
@@ -59,6 +59,7 @@ class ReviewServer(ThreadingHTTPServer):
         self.token = token or secrets.token_urlsafe(24)
         self.last_seen = time.monotonic()
         self.bye_at: float | None = None
+        self.visited = threading.Event()  # set by the first request that passes the token check
         self._stopping = False
 
     @property
@@ -114,12 +115,21 @@ class Handler(BaseHTTPRequestHandler):
 
     # ---- gatekeeping ---------------------------------------------------------------------------
 
-    def _allowed_origin(self, method: str) -> bool:
+    def _allowed_origin(self, method: str, page: bool) -> bool:
+        """`page`: the request is for the page itself (`/TOKEN/`), which a top-level navigation
+        from elsewhere may open: the launcher file `unseen review` opens is a file:// page, so its
+        redirect arrives cross-site. Nothing else (pictures, the API, frames) is served cross-site."""
         port = self.server.port
         hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
         if self.headers.get("Host", "") not in hosts:
             return False  # DNS rebinding: another site's name pointing at 127.0.0.1
-        if self.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        navigation = (
+            page
+            and method == "GET"
+            and self.headers.get("Sec-Fetch-Mode") == "navigate"
+            and self.headers.get("Sec-Fetch-Dest") == "document"
+        )
+        if self.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none") and not navigation:
             return False  # another origin embedding or fetching our pictures
         origin = self.headers.get("Origin")
         return not (origin is not None and origin not in {f"http://{h}" for h in hosts})
@@ -132,7 +142,7 @@ class Handler(BaseHTTPRequestHandler):
             if not hmac.compare_digest(token.encode(), self.server.token.encode()):
                 self.close_connection = True
                 return self._error(HTTPStatus.FORBIDDEN, "forbidden: open the address that `unseen review` printed")
-            if not self._allowed_origin(method):
+            if not self._allowed_origin(method, len(parts) == 2 or url.path == f"/{token}/"):
                 self.close_connection = True
                 return self._error(HTTPStatus.FORBIDDEN, "forbidden: cross-origin request refused")
             self._raw = b""
@@ -143,6 +153,7 @@ class Handler(BaseHTTPRequestHandler):
                     self.close_connection = True
                     return self._error(HTTPStatus.BAD_REQUEST, str(e))
             self.server.last_seen = time.monotonic()
+            self.server.visited.set()
             rest = "/".join(parts[2:])
             query = {k: v[-1] for k, v in parse_qs(url.query).items()}
             if len(parts) == 2:
@@ -192,6 +203,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._json({"ok": True})
                 self.server.stop()
                 return None
+        except StaleEdit as e:
+            return self._error(HTTPStatus.CONFLICT, str(e))
         except PlanError as e:
             return self._error(HTTPStatus.BAD_REQUEST, str(e))
         except PermissionError:

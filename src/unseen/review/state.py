@@ -18,9 +18,14 @@ from typing import Any
 
 from unseen import plan as plan_mod
 from unseen.errors import PlanError, UnseenError
-from unseen.pipeline import Options, Outcome, apply_file, discover, scan_file, sha256
+from unseen.pipeline import Options, Outcome, apply_file, discover, scan_file, sha256, unexpected
 from unseen.plan import MediaPlan, Plan, Region, Settings
 from unseen.review.frames import Pictures
+
+
+class StaleEdit(UnseenError):
+    """An edit made on a revision of the file that is no longer current (another tab or window
+    changed it since): refused, so that it cannot silently undo the other change."""
 
 
 def default_plan_path(target: Path) -> Path:
@@ -53,6 +58,7 @@ class Job:
     output: str = ""
     audit: str = ""
     failed: list[dict[str, str]] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)  # edited while the export ran: not exported
 
     def public(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -94,7 +100,8 @@ class Review:
         self.scan_job = Job()
         self.export_job = Job()
         self.pictures = Pictures(self.opts.max_pixels)
-        self.revision = 0
+        self.revision = 0  # counts every change; a file's revision is the count at its last change
+        self.revisions: dict[str, int] = {}
 
     # ---- plan and status on disk -------------------------------------------------------------
 
@@ -142,6 +149,7 @@ class Review:
                 with self.lock:
                     self.plan.files.remove(old)
                     self.status.pop(rel, None)
+                    self._touch(rel)
             todo.append(p)
         if self.only is not None:
             with self.lock:
@@ -174,11 +182,13 @@ class Review:
                 media = scan_file(p, rel, detector, self.opts, progress)
             except UnseenError as e:
                 self.scan_failed[rel] = str(e)
+            except Exception as e:  # noqa: BLE001 - one odd file must not stop the scan; it is listed
+                self.scan_failed[rel] = unexpected(rel, e)
             else:
                 with self.lock:
                     self.plan.files.append(media)
                     self.plan.files.sort(key=lambda m: m.path)
-                    self.revision += 1
+                    self._touch(rel)
                     self.save()
             job.done += 1
             self.pending = [x for x in self.pending if x != rel]
@@ -233,12 +243,19 @@ class Review:
             }
 
     def detail(self, index: int) -> dict[str, Any]:
+        """A file's state and plan entry, with the revision an edit of it must name."""
         with self.lock:
             media = self.media(index)
             out = self.file_state(index, media)
             entry = Plan(root=self.plan.root, files=[media]).to_json()["files"][0]
             out["plan"] = {"regions": entry["regions"], "whole_frames": entry.get("whole_frames", [])}
+            out["revision"] = self.revisions.get(media.path, 0)
             return out
+
+    def _touch(self, path: str) -> None:
+        """Record a change of `path` (under the lock): edits made on its earlier revision are stale."""
+        self.revision += 1
+        self.revisions[path] = self.revision
 
     def picture(self, index: int, published: bool, frame: int | None) -> bytes:
         """The upright picture as JPEG: the original, or rendered exactly as `apply` would."""
@@ -259,11 +276,21 @@ class Review:
 
     def update(self, index: int, body: Any) -> dict[str, Any]:
         """Replace a file's regions (and whole-frame spans) with the page's, after validating them
-        exactly as a plan file is validated. Only regions, spans and the reviewed flag can change."""
+        exactly as a plan file is validated. Only regions, spans and the reviewed flag can change.
+        `body["revision"]` must be the file's current revision (from `detail`): an edit made on an
+        older one (another tab saved since) raises StaleEdit and changes nothing."""
         if not isinstance(body, dict):
             raise PlanError("edit must be a JSON object")
+        base = body.get("revision")
+        if type(base) is not int:
+            raise PlanError("edit must carry the file's `revision` (an integer, from api/file)")
         with self.lock:
             media = self.media(index)
+            if base != self.revisions.get(media.path, 0):
+                raise StaleEdit(
+                    f"{media.path} was changed in another tab or window since this page loaded it; "
+                    "your last change was not saved. The file has been reloaded: make the change again."
+                )
             entry = Plan(root=self.plan.root, files=[media]).to_json()
             f = entry["files"][0]
             if "regions" in body:
@@ -279,7 +306,7 @@ class Review:
                 st["audit"] = None
             if "reviewed" in body:
                 st["reviewed"] = bool(body["reviewed"])
-            self.revision += 1
+            self._touch(media.path)
             self.save()
             return self.detail(index)
 
@@ -310,23 +337,36 @@ class Review:
                 try:
                     dest = apply_file(plan, media, self.output, opts, progress)
                     outcomes.append(Outcome(media.path, str(dest), len(media.regions)))
-                except UnseenError as e:
-                    outcomes.append(Outcome(media.path, error=str(e)))
-                    job.failed.append({"path": media.path, "error": str(e)})
+                except Exception as e:  # noqa: BLE001 - one odd file must not stop the export; it is listed
+                    error = str(e) if isinstance(e, UnseenError) else unexpected(media.path, e)
+                    outcomes.append(Outcome(media.path, error=error))
+                    job.failed.append({"path": media.path, "error": error})
                 job.done += 1
             with self.lock:
+                job.changed = self._changed_since(plan)
                 for o in outcomes:
                     st = self.status.setdefault(o.path, {})
-                    st["exported"] = o.ok
+                    st["exported"] = o.ok and o.path not in job.changed
                     st["output"] = o.output
                 self.save()
             job.current = "audit"
             job.audit = self._audit(plan, outcomes)
             job.state = "failed" if job.failed else "done"
             job.message = f"{job.done - len(job.failed)} of {job.total} files written to {self.output}"
+            if job.changed:
+                job.message += (
+                    f"; {len(job.changed)} changed during the export and not marked exported "
+                    f"(their output lacks the change): export again ({', '.join(job.changed)})"
+                )
         except Exception as e:  # shown on the page; the server keeps running
             job.state, job.message = "failed", f"export stopped: {e}"
         job.current = ""
+
+    def _changed_since(self, plan: Plan) -> list[str]:
+        """Files whose plan entry differs from the one in `plan` (an export's copy): edited while
+        it ran, so their output does not show the edit (under the lock)."""
+        now = {m.path: m for m in self.plan.files}
+        return sorted(m.path for m in plan.files if now.get(m.path) != m)
 
     def _audit(self, plan: Plan, outcomes: list[Outcome]) -> str:
         """Run the audit on the outputs when the audit module is installed; its verdict per file
@@ -342,8 +382,10 @@ class Review:
         if results is None:
             return "audit unavailable"
         with self.lock:
+            changed = set(self._changed_since(plan))
             for path, verdict in results.items():
-                self.status.setdefault(path, {})["audit"] = verdict
+                if path not in changed:  # the verdict is about an output that is already out of date
+                    self.status.setdefault(path, {})["audit"] = verdict
             self.save()
         risky = sorted(p for p, v in results.items() if v != "clear")
         return "clear" if not risky else "risk: " + ", ".join(risky)

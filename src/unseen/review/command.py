@@ -116,9 +116,11 @@ def write_launcher(url: str) -> Path:
 
 
 def open_browser(url: str) -> Path:
-    """Open the review page through a launcher file (see `write_launcher`); returns the file."""
+    """Open the review page through a launcher file (see `write_launcher`); returns the file.
+    In a thread: `webbrowser` waits for a $BROWSER command to exit, and a browser started that
+    way runs until it is closed, while the page needs the server answering."""
     page = write_launcher(url)
-    webbrowser.open(page.as_uri())
+    threading.Thread(target=webbrowser.open, args=(page.as_uri(),), daemon=True, name="unseen-browser").start()
     return page
 
 

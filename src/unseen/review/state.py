@@ -288,8 +288,8 @@ class Review:
             media = self.media(index)
             if base != self.revisions.get(media.path, 0):
                 raise StaleEdit(
-                    f"{media.path} was changed in another tab or window since this page loaded it; "
-                    "your last change was not saved. The file has been reloaded: make the change again."
+                    f"{media.path} was changed in another tab or window since this page loaded it. "
+                    "The file has been reloaded with that change: make yours again."
                 )
             entry = Plan(root=self.plan.root, files=[media]).to_json()
             f = entry["files"][0]

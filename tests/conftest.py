@@ -42,7 +42,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> Iterator[None]:
     if no_data:
         write(
             f"{no_data} real-data tests SKIPPED: {DATA} not found (real photos, videos and benchmark "
-            "sets; see README, Tests). What they check was not tested here; CI runs them all.",
+            "sets; see README, Set up). What they check was not tested here; CI runs them all.",
             yellow=True,
             bold=True,
         )

@@ -28,6 +28,7 @@ from unseen import plan as plan_mod
 from unseen.errors import FilesFailed, OptionError, OutputError, UnseenError
 from unseen.pipeline import Options, Outcome, Progress
 from unseen.plan import Plan
+from unseen.video import output_name
 
 if TYPE_CHECKING:
     from unseen.audit.check import FileAudit
@@ -88,15 +89,14 @@ def anonymise(src: StrPath, dst: StrPath | None = None, *, progress: Progress | 
     dest = Path(os.path.abspath(dst))
     if dest == source or (dest.exists() and os.path.samefile(dest, source)):
         raise OutputError(f"{dst}: the output would overwrite the input; choose another name")
+    written_as = Path(output_name(source.name) if pipeline.is_video(source) else source.name).suffix
+    if _format(written_as) != _format(dest.suffix):
+        raise OutputError(
+            f"{dst}: unseen writes this input as '{written_as or '(no suffix)'}' (the input's format); "
+            "name the output so, or give a folder"
+        )
     with pipeline._folders(dest), tempfile.TemporaryDirectory(dir=_parent(dest), prefix=".unseen-") as tmp:
         media, written = pipeline.run_file(source, source.name, source.parent, Path(tmp), detector, opts, progress)
-        if _SAME_FORMAT.get(written.suffix.lower(), written.suffix.lower()) != _SAME_FORMAT.get(
-            dest.suffix.lower(), dest.suffix.lower()
-        ):
-            raise OutputError(
-                f"{dst}: unseen writes this input as '{written.suffix or '(no suffix)'}' (the input's format); "
-                "name the output so, or give a folder"
-            )
         os.replace(written, dest)
     return Outcome(str(src), str(dest), len(media.regions))
 
@@ -182,6 +182,11 @@ def audit(original: StrPath, anonymised: StrPath, *, every: int | None = None, s
         raise OptionError("every must be 1 or more")
     todo = pairs(Path(original), Path(anonymised))
     return Report(run_audit(todo, not show_progress, auditor=_auditor(every)))
+
+
+def _format(suffix: str) -> str:
+    """One name per format: `.jpeg` and `.jpg` are the same file type."""
+    return _SAME_FORMAT.get(suffix.lower(), suffix.lower())
 
 
 def _detector(preset: str) -> Any:

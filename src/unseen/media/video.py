@@ -7,7 +7,8 @@ What a caller must know:
   player shows it the same way, and the plan's boxes are in upright pixels).
 - The output is built from scratch: a new container with no container or stream metadata, the
   re-encoded video and, if asked, the audio streams (packets copied unchanged where the output
-  container accepts the codec, re-encoded to AAC/Opus otherwise). Subtitle, data (GPS telemetry),
+  container accepts the codec and its codec header can be rebuilt without tags (media.audio),
+  re-encoded to AAC/Opus otherwise). Subtitle, data (GPS telemetry),
   attachment and cover-art streams are never written.
 - Timestamps: every output frame keeps its source `pts` in the source stream's time base, so
   frame count, duration and variable frame rate survive.
@@ -31,6 +32,7 @@ import numpy as np
 from av.video.reformatter import ColorRange, Colorspace, VideoReformatter
 
 from unseen.errors import MediaError
+from unseen.media.audio import clean_header
 from unseen.obscure import NEUTRAL, mostly_outside, region_bounds, region_mask, ring_pad
 from unseen.plan import Region
 
@@ -430,8 +432,14 @@ class Writer:
         for a in audio:
             out_a: Any
             name = a.codec_context.name
-            if name in supported and not (fmt == "mp4" and name.startswith("pcm_")):
+            # A copied stream keeps its codec header, which can hold tags (a Vorbis comment, a
+            # FLAC picture): it is copied rebuilt without them, or the audio is re-encoded.
+            header = bytes(a.codec_context.extradata or b"")
+            clean = clean_header(name, header)
+            if name in supported and clean is not None and not (fmt == "mp4" and name.startswith("pcm_")):
                 out_a = self.out.add_stream_from_template(a)
+                if clean != header:
+                    out_a.codec_context.extradata = clean
                 self.audio_map[a.index] = (out_a, True)
             else:
                 codec = "libopus" if fmt == "webm" else "aac"

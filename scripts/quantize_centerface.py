@@ -19,6 +19,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+# isort: split
+import unseen  # noqa: F401 - before onnxruntime: importing unseen turns its telemetry off
+
+# isort: split
 import numpy as np
 from onnxruntime.quantization import CalibrationDataReader
 from PIL import Image

@@ -135,6 +135,8 @@ def from_json(raw: Any, source: str = "plan") -> Plan:
     if obj.get("schema") != SCHEMA:
         raise PlanError(f"{source}: schema is {_show(obj.get('schema'))}, expected {SCHEMA!r}")
     root = _string(obj.get("root"), f"{source}: root")
+    if "\x00" in root or not os.path.isabs(root):
+        raise PlanError(f"{source}: root {root!r} must be an absolute folder path")
     settings_raw = _mapping(obj.get("settings", {}), f"{source}: settings")
     method = settings_raw.get("method", "fill")
     if method not in METHODS:
@@ -161,6 +163,15 @@ def safe_relative(value: Any, where: str) -> str:
     if text.startswith("~") or (len(text) > 1 and text[1] == ":") or not p.parts or p.name in ("", "."):
         raise PlanError(f"{where}: {text!r} must be a relative path inside its folder")
     return text
+
+
+def output_suffix_ok(kind: str, output: str) -> bool:
+    """An output is written in the format its suffix names (a video's container) or refused: a
+    plan must not make unseen write `profile.d/x.sh` or `.bashrc`, even with media inside."""
+    from unseen.media.image import IMAGE_SUFFIXES
+    from unseen.media.video import MUXERS
+
+    return PurePosixPath(output).suffix.lower() in (IMAGE_SUFFIXES if kind == "image" else MUXERS)
 
 
 def _media(raw: Any, where: str) -> MediaPlan:
@@ -196,9 +207,12 @@ def _media(raw: Any, where: str) -> MediaPlan:
     if len(regions_raw) > MAX_REGIONS_PER_FILE:
         raise PlanError(f"{where}: {len(regions_raw)} regions is more than the limit")
     regions = [_region(r, f"{where}.regions[{j}]", width, height, frames) for j, r in enumerate(regions_raw)]
+    output = safe_relative(obj.get("output", obj.get("path")), f"{where}.output")
+    if not output_suffix_ok(kind, output):
+        raise PlanError(f"{where}.output: {output!r} must end in a {'photo' if kind == 'image' else 'video'} suffix")
     return MediaPlan(
         path=safe_relative(obj.get("path"), f"{where}.path"),
-        output=safe_relative(obj.get("output", obj.get("path")), f"{where}.output"),
+        output=output,
         kind=kind,
         width=width,
         height=height,

@@ -214,6 +214,11 @@ class Auditor:
                 # C-contiguous as dlib needs it: FFmpeg pads the rows of some widths (854 px).
                 rgb_a = np.ascontiguousarray(media.upright_rgb(fa[1], a.info.turns))
                 rgb_b = np.ascontiguousarray(media.upright_rgb(fb[1], b.info.turns))
+                # An odd-sized video is written one column or row larger (4:2:0 needs even sizes),
+                # copying its painted edge: compared at the original's size.
+                h, w = rgb_a.shape[:2]
+                if 0 <= rgb_b.shape[0] - h <= 1 and 0 <= rgb_b.shape[1] - w <= 1:
+                    rgb_b = np.ascontiguousarray(rgb_b[:h, :w])
                 rep.height, rep.width = rgb_a.shape[:2]
                 found, compared, flat = self.frame(rgb_a, rgb_b, n)
                 rep.findings += found

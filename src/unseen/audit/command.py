@@ -50,6 +50,7 @@ def pairs(original: Path, anonymised: Path) -> list[tuple[Path, Path]]:
     output may also carry unseen's `.unseen` tag, as when written beside the input, and a video
     written in another container has `.mp4` added: `clip.wmv` -> `clip.wmv.mp4`)."""
     from unseen.errors import UnseenError
+    from unseen.media.image import SUFFIX_OF
     from unseen.media.kind import kind
     from unseen.pipeline import discover, tagged
     from unseen.video import output_name
@@ -64,11 +65,10 @@ def pairs(original: Path, anonymised: Path) -> list[tuple[Path, Path]]:
     out = []
     for f in discover([original]).files:
         rel = f.relative_to(original.resolve()).as_posix()
-        name = output_name(rel) if kind(f) == "video" else rel
-        mirror = anonymised / name
-        if not mirror.exists() and (anonymised / tagged(name)).exists():
-            mirror = anonymised / tagged(name)
-        out.append((f, mirror))
+        # a photo whose name does not say its format has the format's suffix added (`IMG_0001.jpg`)
+        names = [output_name(rel)] if kind(f) == "video" else [rel, *(rel + s for s in sorted(set(SUFFIX_OF.values())))]
+        found = [m for n in names for m in (anonymised / n, anonymised / tagged(n)) if m.exists()]
+        out.append((f, found[0] if found else anonymised / names[0]))
     return out
 
 

@@ -199,7 +199,22 @@ def _session(threads: int, int8: bool = False) -> ort.InferenceSession:
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.log_severity_level = 3
     model = _int8_bytes() if int8 else None
-    return ort.InferenceSession(model or model_bytes(), opts, providers=["CPUExecutionProvider"])
+    return new_session(model or model_bytes(), opts, ["CPUExecutionProvider"])
+
+
+def new_session(model: bytes, opts: ort.SessionOptions, providers: list[str]) -> ort.InferenceSession:
+    """The one way unseen starts onnxruntime. It refuses where onnxruntime was imported
+    before unseen without ORT_DISABLE_TELEMETRY=1 (a program embedding unseen): its telemetry
+    uploader is then running, and the model would be loaded in a process that reaches the
+    network."""
+    import unseen
+
+    if unseen.TELEMETRY_ALREADY_ON:
+        raise UnseenError(
+            "onnxruntime was imported before unseen with its telemetry on: import unseen first, "
+            "or set ORT_DISABLE_TELEMETRY=1 before starting Python"
+        )
+    return ort.InferenceSession(model, opts, providers=providers)
 
 
 def usable_cores() -> int:

@@ -7,7 +7,8 @@ What a caller must know:
   player shows it the same way, and the plan's boxes are in upright pixels).
 - The output is built from scratch: a new container with no container or stream metadata, the
   re-encoded video and, if asked, the audio streams (packets copied unchanged where the output
-  container accepts the codec, re-encoded to AAC/Opus otherwise). Subtitle, data (GPS telemetry),
+  container accepts the codec and its codec header can be rebuilt without tags (media.audio),
+  re-encoded to AAC/Opus otherwise). Subtitle, data (GPS telemetry),
   attachment and cover-art streams are never written.
 - Timestamps: every output frame keeps its source `pts` in the source stream's time base, so
   frame count, duration and variable frame rate survive.
@@ -31,6 +32,7 @@ import numpy as np
 from av.video.reformatter import ColorRange, Colorspace, VideoReformatter
 
 from unseen.errors import MediaError
+from unseen.media.audio import clean_header
 from unseen.obscure import NEUTRAL, mostly_outside, region_bounds, region_mask, ring_pad
 from unseen.plan import Region
 
@@ -103,7 +105,18 @@ class Colour:
         return _COLORSPACES.get(self.matrix)
 
 
+# What an RGB source (an animation: APNG, GIF, WebP) is written as: its colour tags describe
+# RGB samples, and copied onto the YUV output they made players read it as RGB (purple and green).
+FROM_RGB = Colour(full=False, matrix=1, primaries=1, trc=1)  # BT.709, the web's default
+
+
+def rgb_like(frame: Any) -> bool:
+    return bool(frame.format.is_rgb or frame.format.has_palette)
+
+
 def colour_of(frame: Any) -> Colour:
+    if rgb_like(frame):
+        return FROM_RGB
     full = frame.format.name.startswith("yuvj") or int(frame.color_range) == int(ColorRange.JPEG)
     return Colour(full, int(frame.colorspace), int(frame.color_primaries), int(frame.color_trc))
 
@@ -405,11 +418,16 @@ class Writer:
         else:
             v = self.out.add_stream("libx264", rate=Fraction(info.fps).limit_denominator(100000))
             v.options = {"crf": str(crf), "preset": X264_PRESET, "a53cc": "0"}  # no captions carried
-        v.width, v.height = info.width, info.height
-        if info.sar != 1:
-            v.codec_context.sample_aspect_ratio = info.sar  # shown as wide as the source is
-        # 4:2:0 needs even sizes; an odd-sized video keeps its exact size in 4:4:4 instead.
-        v.pix_fmt = "yuv420p" if info.width % 2 == 0 and info.height % 2 == 0 else "yuv444p"
+        # 4:2:0 everywhere: 4:4:4 H.264 and VP9 play in few browsers and phones. H.264 4:2:0
+        # needs even sizes and its cropping works in steps of two pixels, so an odd-sized frame
+        # gets one more column or row copying its (painted) edge, and a pixel aspect ratio that
+        # shows it in the source's shape. VP9 takes odd sizes as they are.
+        self.pad = (0, 0) if fmt == "webm" else (info.width % 2, info.height % 2)
+        v.width, v.height = info.width + self.pad[0], info.height + self.pad[1]
+        sar = info.sar * Fraction(info.width * v.height, info.height * v.width)
+        if sar != 1:
+            v.codec_context.sample_aspect_ratio = sar  # shown as wide as the source is
+        v.pix_fmt = "yuv420p"
         self.colour = c = info.colour
         cc = v.codec_context
         cc.color_range = c.range
@@ -430,8 +448,14 @@ class Writer:
         for a in audio:
             out_a: Any
             name = a.codec_context.name
-            if name in supported and not (fmt == "mp4" and name.startswith("pcm_")):
+            # A copied stream keeps its codec header, which can hold tags (a Vorbis comment, a
+            # FLAC picture): it is copied rebuilt without them, or the audio is re-encoded.
+            header = bytes(a.codec_context.extradata or b"")
+            clean = clean_header(name, header)
+            if name in supported and clean is not None and not (fmt == "mp4" and name.startswith("pcm_")):
                 out_a = self.out.add_stream_from_template(a)
+                if clean != header:
+                    out_a.codec_context.extradata = clean
                 self.audio_map[a.index] = (out_a, True)
             else:
                 codec = "libopus" if fmt == "webm" else "aac"
@@ -473,7 +497,11 @@ class Writer:
         array, or a painted VideoFrame (see paint_planar), or None to re-encode `source` as it is
         (nothing to paint, no rotation: no RGB round trip at all)."""
         c, fmt = self.colour, self.video.pix_fmt
+        if (self.pad != (0, 0) or rgb_like(source)) and not isinstance(picture, np.ndarray):
+            picture = upright_rgb(source if picture is None else picture, 0)
         if isinstance(picture, np.ndarray):
+            if self.pad != (0, 0):  # from the painted frame: the copied edge holds no face left bare
+                picture = np.pad(picture, ((0, self.pad[1]), (0, self.pad[0]), (0, 0)), mode="edge")
             rgb = av.VideoFrame.from_ndarray(picture, format="rgb24")
             how = {"dst_colorspace": c.colorspace, "dst_color_range": c.range}
             frame = _reformat(rgb, format=fmt, src_color_range=ColorRange.JPEG, **how)

@@ -29,6 +29,7 @@ DEFAULT_MARGIN = 0.15
 LOW_SCORE_MARGIN = 0.35  # added to the margin of a box scored 0, in proportion to (1 - score)
 DEFAULT_SHAPE = "box"
 OUTPUT_TAG = ".unseen"
+AUDIO = ("keep", "drop", "disguise")  # what a video's sound becomes (see unseen.voice)
 
 
 @dataclass
@@ -41,7 +42,7 @@ class Options:
     method: str = "fill"
     max_pixels: int = image.DEFAULT_MAX_PIXELS
     max_frames: int = 2_000_000
-    audio: bool = True
+    audio: str = "keep"  # one of AUDIO
     crf: int = 18
     follow_symlinks: bool = False
 

@@ -36,7 +36,8 @@ VIDEO_LARGE_THRESHOLD = 0.10
 @dataclass
 class Finding:
     """One risk. `check` is "face" (a face left visible), "reid" (the recogniser still matches the
-    original face), "metadata", or "mismatch" (the output does not correspond to the original).
+    original face), "speech" (a voice in the sound), "metadata", or "mismatch" (the output does
+    not correspond to the original).
     `box` is `[x1, y1, x2, y2]` in pixels of the upright output; `frame` is the video frame index."""
 
     check: str
@@ -228,6 +229,23 @@ class Auditor:
             rep.notes.append(f"sampled every {every}th frame ({rep.frames_checked} of {rep.frames_total})")
         if a.frames != b.frames:
             rep.notes.append(f"frame counts differ: original {a.frames}, output {b.frames}")
+        rep.findings += _voices(output)
+
+
+def _voices(output: Path) -> list[Finding]:
+    """A voice identifies a person as a face does: speech left in the output's sound is a risk."""
+    from unseen.audit.speech import listen
+
+    heard = listen(output)
+    if not heard.present:
+        return []
+    return [
+        Finding(
+            "speech",
+            f"speech present: voices can identify people ({heard.seconds:.0f} s of speech heard, "
+            f"from {heard.first or 0:.1f} s); rerun with --audio drop",
+        )
+    ]
 
 
 def _union(a: Detections, b: Detections) -> Detections:

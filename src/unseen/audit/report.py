@@ -19,7 +19,13 @@ from PIL import Image
 
 from unseen.audit.check import FileAudit
 
-LABELS = {"face": "face visible", "reid": "re-identifiable", "metadata": "metadata", "mismatch": "mismatch"}
+LABELS = {
+    "face": "face visible",
+    "reid": "re-identifiable",
+    "speech": "speech",
+    "metadata": "metadata",
+    "mismatch": "mismatch",
+}
 MAX_LINES = 24  # the terminal summary stays on one screen
 PREVIEW = 960  # px, longest side of the output previews in the HTML report
 

@@ -394,6 +394,7 @@ class Writer:
         time_base: Fraction,
         audio: list[Any],
         crf: int,
+        disguise: bool = False,
     ) -> None:
         fmt = MUXERS.get(suffix.lower(), "mp4")
         self.out = av.open(str(tmp), "w", format=fmt, container_options={"fflags": "+bitexact"})
@@ -430,7 +431,7 @@ class Writer:
         for a in audio:
             out_a: Any
             name = a.codec_context.name
-            if name in supported and not (fmt == "mp4" and name.startswith("pcm_")):
+            if name in supported and not (fmt == "mp4" and name.startswith("pcm_")) and not disguise:
                 out_a = self.out.add_stream_from_template(a)
                 self.audio_map[a.index] = (out_a, True)
             else:
@@ -444,6 +445,10 @@ class Writer:
         v.metadata.clear()
         self.last_pts: int | None = None
         self.audio_next: dict[int, int] = {}  # input index -> pts of its next re-encoded sample
+        # --audio disguise: the whole track is needed to change the voice (kept as mono float).
+        self.held: dict[int, list[np.ndarray]] | None = {a.index: [] for a in audio} if disguise else None
+        self.held_start: dict[int, int] = {}
+        self.held_rate: dict[int, int] = {}
 
     def audio_packet(self, packet: Any) -> None:
         target = self.audio_map.get(packet.stream.index)
@@ -466,6 +471,11 @@ class Writer:
                     pts = max(0, round((frame.time or 0.0) * rate))
                 frame.pts, frame.time_base = pts, Fraction(1, rate)
                 self.audio_next[packet.stream.index] = pts + frame.samples
+                if self.held is not None:
+                    self.held_start.setdefault(packet.stream.index, pts)
+                    self.held_rate[packet.stream.index] = rate
+                    self.held[packet.stream.index].append(_mono(frame))
+                    continue
                 self.out.mux(stream.encode(frame))
 
     def frame(self, picture: np.ndarray | Any | None, source: Any, index: int) -> None:
@@ -492,14 +502,45 @@ class Writer:
 
     def finish(self) -> None:
         self.out.mux(self.video.encode(None))
+        if self.held is not None:
+            self._disguised()
         for stream, copied in self.audio_map.values():
             if not copied:
                 self.out.mux(stream.encode(None))
         self.out.close()
 
+    def _disguised(self) -> None:
+        """Encode each held track with its voice disguised (unseen.voice; a new secret each)."""
+        from unseen.voice import disguise
+
+        assert self.held is not None
+        for index, chunks in self.held.items():
+            if not chunks:
+                continue
+            stream = self.audio_map[index][0]
+            rate = self.held_rate[index]
+            x = disguise(np.concatenate(chunks), rate)
+            pts = self.held_start.get(index, 0)
+            step = 1024
+            for s in range(0, len(x), step):
+                frame = av.AudioFrame.from_ndarray(
+                    np.ascontiguousarray(x[None, s : s + step]), format="flt", layout="mono"
+                )
+                frame.sample_rate = rate  # the encoder converts to its own rate and layout
+                frame.pts, frame.time_base = pts + s, Fraction(1, rate)
+                self.out.mux(stream.encode(frame))
+
     def abort(self) -> None:
         with contextlib.suppress(av.FFmpegError, OSError, ValueError):
             self.out.close()
+
+
+def _mono(frame: Any) -> np.ndarray:
+    """One decoded audio frame as mono float32 samples at its own rate."""
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=frame.sample_rate)
+    return np.concatenate([f.to_ndarray().reshape(-1) for f in resampler.resample(frame)] or [np.zeros(0)]).astype(
+        np.float32
+    )
 
 
 PLANAR = ("yuv420p", "yuvj420p")  # what phones and cameras write; other formats take the RGB path

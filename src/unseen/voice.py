@@ -41,12 +41,22 @@ def disguise(x: np.ndarray, rate: int, strength: float = 1.0, seed: int | None =
     scales how far alpha and ratio move from no change (1.0: the full ranges above). `seed`
     is for benchmarks only: unseen draws a fresh secret for every file."""
     rng = np.random.default_rng(secrets.randbits(128) if seed is None else seed)
-    n = int(0.032 * rate) // 2 * 2
+    n = _frame(rate)
+    frames = _frames(len(x), n)
+    alpha = 1 - strength * (1 - curve(frames, rate / (n // 2), *ALPHA, rng))
+    ratio = np.exp(strength * np.log(curve(frames, rate / (n // 2), *RATIO, rng)))
+    return transform(x, rate, alpha, ratio)
+
+
+def transform(x: np.ndarray, rate: int, alpha: np.ndarray | float, ratio: np.ndarray | float) -> np.ndarray:
+    """McAdams `alpha` and pitch `ratio`, one value per 16 ms hop or one for all (a fixed
+    setting, or an attacker's guess at the inverse: 1/alpha, 1/ratio)."""
+    n = _frame(rate)
     hop = n // 2
-    frames = max(1, 1 + (len(x) - n) // hop + 1)
+    frames = _frames(len(x), n)
+    alpha = np.broadcast_to(np.asarray(alpha, np.float64), (frames,))
+    ratio = np.broadcast_to(np.asarray(ratio, np.float64), (frames,))
     pad = np.concatenate([x.astype(np.float64), np.zeros(frames * hop + n - len(x))])
-    alpha = 1 - strength * (1 - curve(frames, rate / hop, *ALPHA, rng))
-    ratio = np.exp(strength * np.log(curve(frames, rate / hop, *RATIO, rng)))
     window = np.hanning(n + 2)[1:-1]  # sums to ~1 at 50% overlap
     out = np.zeros_like(pad)
     predictors = [_lpc(pad[k * hop : k * hop + n] * window) for k in range(frames)]
@@ -58,10 +68,18 @@ def disguise(x: np.ndarray, rate: int, strength: float = 1.0, seed: int | None =
         s = k * hop
         if a is None:
             continue
-        exc = _stretch(residual, s + n // 2, n, ratio[k])
-        out[s : s + n] += lfilter([1.0], _mcadams(a, alpha[k]), exc) * window
+        exc = _stretch(residual, s + n // 2, n, float(ratio[k]))
+        out[s : s + n] += lfilter([1.0], _mcadams(a, float(alpha[k])), exc) * window
     gain = np.sqrt(np.mean(pad**2) / (np.mean(out**2) + 1e-12)) if np.any(out) else 1.0
     return np.clip(out[: len(x)] * gain, -1, 1).astype(np.float32)
+
+
+def _frame(rate: int) -> int:
+    return int(0.032 * rate) // 2 * 2
+
+
+def _frames(samples: int, n: int) -> int:
+    return max(1, 1 + (samples - n) // (n // 2) + 1)
 
 
 def _lpc(seg: np.ndarray) -> np.ndarray | None:

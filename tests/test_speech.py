@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -87,7 +88,27 @@ def test_audit_reports_speech_as_a_risk_and_not_the_drone(clips: dict[str, Path]
     files = {Path(f["output"]).name: f for f in json.loads(capsys.readouterr().out)["files"]}
     speech = [f for f in files["voice.mp4"]["findings"] if f["check"] == "speech"]
     assert len(speech) == 1 and "voices can identify people" in speech[0]["message"]
+    assert _similarity(speech[0]["message"]) > 0.95  # the same voice, measured against the original
     assert not [f for f in files["drone.mp4"]["findings"] if f["check"] == "speech"]
+
+
+def _similarity(message: str) -> float:
+    found = re.search(r"voice similarity to the original ([0-9.]+)", message)
+    assert found, message
+    return float(found.group(1))
+
+
+def test_audit_still_reports_a_disguised_voice_and_measures_it(clips: dict[str, Path], tmp_path: Path, capsys) -> None:
+    """A disguised voice is still speech (a risk: disguise is not proven safe), and the audit
+    says how close it still is to the original, after trying to undo the disguise."""
+    out = tmp_path / "voice.mp4"
+    assert cli.main(["run", str(clips["voice"]), "-o", str(tmp_path), "--audio", "disguise"]) == cli.EXIT_OK
+    capsys.readouterr()
+    assert cli.main(["audit", str(clips["voice"]), str(out), "--json"]) == cli.EXIT_RISK
+    findings = json.loads(capsys.readouterr().out)["files"][0]["findings"]
+    speech = [f["message"] for f in findings if f["check"] == "speech"]
+    assert len(speech) == 1 and "after trying to undo a disguise" in speech[0]
+    assert _similarity(speech[0]) < 0.95
 
 
 def test_disguise_changes_the_voice_but_keeps_its_timing(clips: dict[str, Path], tmp_path: Path, capsys) -> None:

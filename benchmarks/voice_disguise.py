@@ -5,9 +5,10 @@ slt: the last three built from recordings of real people, CMU ARCTIC). No human 
 ship in any package here, so these are synthetic voices: a speaker encoder separates them
 more easily than real people (keep's EER below), which makes the attacker stronger, not weaker.
 Each speaker reads an enrolment sentence (the attacker's clean recording of the person) and
-two probe sentences, one each (what the published video says). Scores: cosine similarity of resemblyzer
-0.1.4's speaker embeddings (its pretrained encoder, Apache-2.0). EER over all genuine (same
-speaker) and impostor (other speaker) pairs; 50% is chance.
+two probe sentences, one each (what the published video says). Scores: cosine similarity of
+the audit's voiceprints (unseen.audit.voiceprint: resemblyzer 0.1.4's encoder as ONNX, identical
+embeddings). EER over all genuine (same speaker) and impostor (other speaker) pairs; 50% is
+chance; "at" is the similarity where the two error rates meet.
 
 Rows:
 - keep: the probe as recorded.
@@ -18,16 +19,12 @@ Rows:
   keeps the best-matching score per pair (for impostors too).
 - informed, enrol through disguise: the attacker disguises the clean enrolment recording
   with the same algorithm (own secrets) and compares disguised with disguised.
-Embeddings are held in memory for this run only. Needs torch (`pip install torch==2.13.0`),
-`pip install --no-deps resemblyzer==0.1.4`, librosa and webrtcvad-wheels: a benchmark extra,
-not a dependency of unseen.
+Embeddings are held in memory for this run only. Needs espeak-ng (and flite) from Debian.
 Usage: python benchmarks/voice_disguise.py
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import itertools
 import time
 
@@ -35,26 +32,23 @@ import numpy as np
 
 from _sound import ESPEAK_VOICES, RATE, SENTENCES, have, speak
 from speech import FLITE_VOICES, flite
+from unseen.audit.voiceprint import voiceprint
 from unseen.voice import ALPHA, RATIO, disguise, transform
 
 
-def eer(genuine: list[float], impostor: list[float]) -> float:
+def eer(genuine: list[float], impostor: list[float]) -> tuple[float, float]:
+    """Equal error rate, and the similarity threshold where it is reached."""
     g, i = np.array(genuine), np.array(impostor)
-    best = 1.0
+    best, at = 1.0, 0.0
     for t in np.unique(np.concatenate([g, i])):
         frr, far = float(np.mean(g < t)), float(np.mean(i >= t))
-        best = min(best, max(frr, far))
-    return best
+        if max(frr, far) < best:
+            best, at = max(frr, far), float(t)
+    return best, at
 
 
 def main() -> None:
-    from resemblyzer import VoiceEncoder, preprocess_wav
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        enc = VoiceEncoder("cpu")
-
-    def embed(x: np.ndarray) -> np.ndarray:
-        return enc.embed_utterance(preprocess_wav(x))
+    embed = voiceprint
 
     voices = [("espeak", v) for v in ESPEAK_VOICES] + ([("flite", v) for v in FLITE_VOICES] if have("flite") else [])
     t0 = time.perf_counter()
@@ -100,10 +94,11 @@ def main() -> None:
                     (gen if s == t else imp).append(max(float(c @ e) for c in cands))
         rows.append((f"disguise {strength}, informed: inverse of {len(guesses)} guessed settings", gen, imp))
     print(f"{len(voices)} speakers, {2 * len(voices)} probes; {time.perf_counter() - t0:.0f} s\n")
-    print("| voice in the output | EER (50% = chance) | genuine similarity (mean) | impostor similarity (mean) |")
-    print("|---|---|---|---|")
+    print("| voice in the output | EER (50% = chance) | at | genuine similarity (mean) | impostor similarity (mean) |")
+    print("|---|---|---|---|---|")
     for name, gen, imp in rows:
-        print(f"| {name} | {eer(gen, imp):.1%} | {np.mean(gen):.3f} | {np.mean(imp):.3f} |", flush=True)
+        rate, at = eer(gen, imp)
+        print(f"| {name} | {rate:.1%} | {at:.2f} | {np.mean(gen):.3f} | {np.mean(imp):.3f} |", flush=True)
 
 
 if __name__ == "__main__":

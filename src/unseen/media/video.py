@@ -48,6 +48,7 @@ MUXERS: dict[str, str] = {
 }
 FALLBACK_SUFFIX = ".mp4"
 TS_AUDIO = frozenset({"aac", "mp2", "mp3", "ac3", "eac3"})
+DISGUISE_RATE = 16_000  # Hz, mono: what --audio disguise works on (the output keeps its rate; above 8 kHz is lost)
 # H.273 matrix codes -> swscale's colorspaces (the rest are left to its default)
 _COLORSPACES = {1: Colorspace.ITU709, 4: Colorspace.FCC, 5: Colorspace.ITU601, 6: Colorspace.ITU601}
 _COLORSPACES |= {7: Colorspace.SMPTE240M, 9: Colorspace.BT2020}
@@ -447,8 +448,8 @@ class Writer:
         self.audio_next: dict[int, int] = {}  # input index -> pts of its next re-encoded sample
         # --audio disguise: the whole track is needed to change the voice (kept as mono float).
         self.held: dict[int, list[np.ndarray]] | None = {a.index: [] for a in audio} if disguise else None
-        self.held_start: dict[int, int] = {}
-        self.held_rate: dict[int, int] = {}
+        self.held_start: dict[int, float] = {}  # seconds
+        self.held_resamplers: dict[int, Any] = {}
 
     def audio_packet(self, packet: Any) -> None:
         target = self.audio_map.get(packet.stream.index)
@@ -472,9 +473,7 @@ class Writer:
                 frame.pts, frame.time_base = pts, Fraction(1, rate)
                 self.audio_next[packet.stream.index] = pts + frame.samples
                 if self.held is not None:
-                    self.held_start.setdefault(packet.stream.index, pts)
-                    self.held_rate[packet.stream.index] = rate
-                    self.held[packet.stream.index].append(_mono(frame))
+                    self._hold(packet.stream.index, frame, pts / rate)
                     continue
                 self.out.mux(stream.encode(frame))
 
@@ -509,18 +508,30 @@ class Writer:
                 self.out.mux(stream.encode(None))
         self.out.close()
 
+    def _hold(self, index: int, frame: Any, start: float) -> None:
+        """Keep a decoded frame of a track to disguise, as mono at DISGUISE_RATE: the voice
+        band is all there, and the transform costs a third of what it does at 48 kHz."""
+        assert self.held is not None
+        self.held_start.setdefault(index, start)
+        resampler = self.held_resamplers.setdefault(
+            index, av.AudioResampler(format="flt", layout="mono", rate=DISGUISE_RATE)
+        )
+        self.held[index] += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
+
     def _disguised(self) -> None:
         """Encode each held track with its voice disguised (unseen.voice; a new secret each)."""
         from unseen.voice import disguise
 
         assert self.held is not None
         for index, chunks in self.held.items():
+            if index in self.held_resamplers:
+                chunks += [f.to_ndarray().reshape(-1) for f in self.held_resamplers[index].resample(None)]
             if not chunks:
                 continue
             stream = self.audio_map[index][0]
-            rate = self.held_rate[index]
-            x = disguise(np.concatenate(chunks), rate)
-            pts = self.held_start.get(index, 0)
+            rate = DISGUISE_RATE
+            x = disguise(np.concatenate(chunks).astype(np.float32), rate)
+            pts = round(self.held_start.get(index, 0.0) * rate)
             step = 1024
             for s in range(0, len(x), step):
                 frame = av.AudioFrame.from_ndarray(
@@ -533,14 +544,6 @@ class Writer:
     def abort(self) -> None:
         with contextlib.suppress(av.FFmpegError, OSError, ValueError):
             self.out.close()
-
-
-def _mono(frame: Any) -> np.ndarray:
-    """One decoded audio frame as mono float32 samples at its own rate."""
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=frame.sample_rate)
-    return np.concatenate([f.to_ndarray().reshape(-1) for f in resampler.resample(frame)] or [np.zeros(0)]).astype(
-        np.float32
-    )
 
 
 PLANAR = ("yuv420p", "yuvj420p")  # what phones and cameras write; other formats take the RGB path

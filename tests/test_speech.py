@@ -60,12 +60,15 @@ def test_speech_is_heard_in_a_clip_with_a_voice_and_not_in_one_without(clips: di
 
 
 def test_run_says_once_per_batch_that_voices_were_kept(clips: dict[str, Path], tmp_path: Path, capsys) -> None:
-    src = clips["voice"].parent
-    assert cli.main(["run", str(src), "-o", str(tmp_path / "out"), "--json", "--preset", "fast"]) == cli.EXIT_OK
-    out, err = capsys.readouterr()
-    lines = [line for line in err.splitlines() if "speech present" in line]
-    assert len(lines) == 1 and "voice.mp4" in lines[0] and "drone.mp4" not in lines[0], err
-    assert [Path(p).name for p in json.loads(out)["speech"]] == ["voice.mp4"]
+    """`run` (and `apply` of its plan) name the outputs with speech in one line on stderr."""
+    src, plan = clips["voice"].parent, tmp_path / "plan.json"
+    run = ["run", str(src), "-o", str(tmp_path / "out"), "--json", "--preset", "fast", "--plan", str(plan)]
+    for argv in (run, ["apply", str(plan), "-o", str(tmp_path / "again"), "--json"]):
+        assert cli.main(argv) == cli.EXIT_OK
+        out, err = capsys.readouterr()
+        lines = [line for line in err.splitlines() if "speech present" in line]
+        assert len(lines) == 1 and "voice.mp4" in lines[0] and "drone.mp4" not in lines[0], err
+        assert [Path(p).name for p in json.loads(out)["speech"]] == ["voice.mp4"]
 
 
 def test_audio_drop_removes_the_voice_and_the_warning(clips: dict[str, Path], tmp_path: Path, capsys) -> None:

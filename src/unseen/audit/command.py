@@ -73,10 +73,13 @@ def pairs(original: Path, anonymised: Path) -> list[tuple[Path, Path]]:
     return out
 
 
-def run_audit(todo: list[tuple[Path, Path]], quiet: bool, every: int | None = None) -> list[FileAudit]:
+def run_audit(
+    todo: list[tuple[Path, Path]], quiet: bool, every: int | None = None, auditor: Auditor | None = None
+) -> list[FileAudit]:
+    """Audit each pair with `auditor` (or a new one: its models take a few seconds to load)."""
     from unseen.progress import Reporter
 
-    auditor = Auditor(every=every)
+    auditor = auditor or Auditor(every=every)
     audits = []
     with Reporter(quiet=quiet) as rep:
         rep.start("auditing", len(todo))
@@ -101,12 +104,13 @@ def handle(args: argparse.Namespace) -> int:
     if args.every is not None and args.every < 1:
         print("unseen audit: --every must be 1 or more", file=sys.stderr)
         return EXIT_USAGE
+    from unseen.api import audit
+
     try:
-        todo = pairs(args.original, args.anonymised)
+        audits = audit(args.original, args.anonymised, every=args.every, show_progress=not args.json).files
     except UnseenError as e:
         print(f"unseen audit: {e}", file=sys.stderr)
         return EXIT_USAGE
-    audits = run_audit(todo, args.json, args.every)
     _print(audits, args.json)
     if args.html:
         report.write_html(audits, args.html)

@@ -14,14 +14,12 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
 from unseen.audit.speech import RATE
 from unseen.voice import ALPHA, RATIO, transform
 
-MODEL = Path(__file__).resolve().parent.parent / "models" / "voice_encoder.onnx"
 N_FFT, HOP, MELS = 400, 160, 40  # 25 ms / 10 ms, as the encoder was trained
 PARTIAL = 160  # frames (1.6 s) per partial utterance; the voiceprint is their normalised mean
 MAX_SECONDS = 30.0  # of sound compared per file (the inverse attempts cost ~0.5x real time each)
@@ -102,7 +100,8 @@ def _session():  # type: ignore[no-untyped-def]
     import onnxruntime as ort
 
     from unseen.errors import UnseenError
+    from unseen.models import VOICE_ENCODER
 
-    if not MODEL.is_file():
-        raise UnseenError(f"voice model missing at {MODEL}: reinstall unseen")
-    return ort.InferenceSession(str(MODEL), providers=["CPUExecutionProvider"])
+    if not VOICE_ENCODER.path.is_file():
+        raise UnseenError(f"voice model missing at {VOICE_ENCODER.path}: reinstall unseen (pip install .)")
+    return ort.InferenceSession(str(VOICE_ENCODER.path), providers=["CPUExecutionProvider"])

@@ -11,14 +11,12 @@ post-processing: each area's box grown by UNCLIP x its area / perimeter, as the 
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 import cv2
 import numpy as np
 
 from unseen.detect.base import Detections
 
-MODEL = Path(__file__).resolve().parent.parent / "models" / "text_det.onnx"
 NAME = "ppocr-v6-det"
 MIN_SIDE = 736  # px: the shorter side is scaled to this (rapidocr's default), small text needs it
 MAX_SIDE = 2400  # px: the longer side is capped here (time and memory on phone photos)
@@ -36,16 +34,16 @@ class TextDetector:
         import onnxruntime as ort
 
         from unseen.detect.centerface import default_threads
+        from unseen.errors import UnseenError
+        from unseen.models import TEXT_DETECTOR
 
-        if not MODEL.is_file():
-            from unseen.errors import UnseenError
-
-            raise UnseenError(f"text model missing at {MODEL}: reinstall unseen")
+        if not TEXT_DETECTOR.path.is_file():
+            raise UnseenError(f"text model missing at {TEXT_DETECTOR.path}: reinstall unseen (pip install .)")
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads or default_threads()  # a pool worker's share, as CenterFace
         so.inter_op_num_threads = 1
         so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(str(MODEL), so, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(str(TEXT_DETECTOR.path), so, providers=["CPUExecutionProvider"])
         self.input = self.session.get_inputs()[0].name
 
     def detect(self, rgb: np.ndarray) -> Detections:

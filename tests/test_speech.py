@@ -129,3 +129,18 @@ def test_disguise_changes_the_voice_but_keeps_its_timing(clips: dict[str, Path],
     a, b = (x[: len(original)] for x in outs)
     assert abs(len(outs[0]) - len(original)) < 0.05 * 16000
     assert np.corrcoef(a, original[: len(a)])[0, 1] < 0.5 and np.corrcoef(a, b[: len(a)])[0, 1] < 0.9
+
+
+def test_the_python_api_takes_the_three_audio_settings_and_the_old_booleans() -> None:
+    from unseen.api import options
+    from unseen.errors import OptionError
+
+    assert [options(audio=a).audio for a in ("keep", "drop", "disguise", True, False)] == [
+        "keep",
+        "drop",
+        "disguise",
+        "keep",
+        "drop",
+    ]
+    with pytest.raises(OptionError, match="audio must be one of"):
+        options(audio="mute")

@@ -13,6 +13,7 @@ command -v exiftool >/dev/null || need+=(libimage-exiftool-perl)
 command -v ffprobe >/dev/null || need+=(ffmpeg)
 command -v chromium >/dev/null || need+=(chromium)
 command -v strace >/dev/null || need+=(strace) # sees native code open sockets (tests/test_network.py)
+command -v espeak-ng >/dev/null || need+=(espeak-ng) # a voice for the speech tests
 if ((${#need[@]})); then
   if [ "$(id -u)" = 0 ]; then
     step "apt-get install ${need[*]} (a minute or two, once)"

@@ -78,7 +78,7 @@ def test_audio_is_copied_packet_for_packet(tagged_mp4: tuple[Path, Path, object]
 
 def test_no_audio_drops_audio(tmp_path: Path) -> None:
     src = data(*DIRTY, "sample_with_metadata.mp4")
-    out, _ = _run(src, tmp_path, Options(audio=False))
+    out, _ = _run(src, tmp_path, Options(audio="drop"))
     with av.open(str(out)) as c:
         assert len(c.streams.audio) == 0 and len(c.streams.video) == 1
 

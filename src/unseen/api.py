@@ -9,7 +9,8 @@ platforms). Nothing here prints or exits; failures are typed exceptions from `un
 
 Options (keywords, as the command's flags): `preset` ("default", "fast", "thorough"), `margin`,
 `shape` ("box", "ellipse"), `method` ("fill", "solid", "mosaic", "blur"), `max_pixels`,
-`max_frames`, `audio` (keep audio streams, default True), `crf` (H.264 quality, 0-51),
+`max_frames`, `audio` ("keep" the default, "drop", or "disguise"; True and False still mean keep
+and drop), `text` (also paint text in photos, default False), `crf` (H.264 quality, 0-51),
 `follow_symlinks`. An unknown option raises TypeError, a bad value OptionError (a ValueError).
 """
 
@@ -52,8 +53,11 @@ def options(**kw: Any) -> Options:
     if unknown:
         names = sorted((known - {"detector"}) | {"preset"})
         raise TypeError(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(names)}")
+    if isinstance(kw.get("audio"), bool):  # before --audio had three values
+        kw["audio"] = "keep" if kw["audio"] else "drop"
     opts = Options(**kw)
     checks = [
+        (opts.audio in pipeline.AUDIO, f"audio must be one of {list(pipeline.AUDIO)}"),
         (opts.detector in PRESETS, f"preset must be one of {sorted(PRESETS)}"),
         (opts.method in plan_mod.METHODS, f"method must be one of {list(plan_mod.METHODS)}"),
         (opts.shape in plan_mod.SHAPES, f"shape must be one of {list(plan_mod.SHAPES)}"),

@@ -109,6 +109,19 @@ def _centerface() -> tuple[bool, str]:
     return True, f"{CENTERFACE.path} ({_mb(CENTERFACE.path)}, sha256 ok, MIT: LICENSE beside it)"
 
 
+def _shipped(name: str) -> Callable[[], tuple[bool, str]]:
+    """A model of unseen.models other than CenterFace: there, and its checksum right."""
+
+    def check() -> tuple[bool, str]:
+        from unseen import models
+
+        model = getattr(models, name)
+        problem = model.verify()
+        return (False, problem) if problem else (True, f"{model.path} ({_mb(model.path)}, sha256 ok, {model.licence})")
+
+    return check
+
+
 def _int8_ranges() -> tuple[bool, str]:
     from importlib.resources import files
 
@@ -222,6 +235,8 @@ PROBES: list[tuple[str, str, Callable[[], tuple[bool, str]], bool]] = [
     ("models", "CenterFace face detector", _centerface, True),
     ("models", "CenterFace int8 ranges", _int8_ranges, False),
     ("models", "dlib ResNet recogniser", _recogniser, True),
+    ("models", "PP-OCRv6 text detector (--text)", _shipped("TEXT_DETECTOR"), False),
+    ("models", "speaker encoder (audit of voices)", _shipped("VOICE_ENCODER"), True),
     ("models", "dlib HOG face detector", _hog, True),
     ("models", "OpenCV Haar cascades", _haar, True),
     ("runtimes", "onnxruntime", _onnxruntime, True),

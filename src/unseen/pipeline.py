@@ -26,9 +26,11 @@ from unseen.obscure import coverage_mask, obscure
 from unseen.plan import MediaPlan, Plan, Region, Settings, expand, output_suffix_ok
 
 DEFAULT_MARGIN = 0.15
+TEXT_MARGIN = 0.1  # of a text line's box per side: the detector's box already hugs the letters
 LOW_SCORE_MARGIN = 0.35  # added to the margin of a box scored 0, in proportion to (1 - score)
 DEFAULT_SHAPE = "box"
 OUTPUT_TAG = ".unseen"
+AUDIO = ("keep", "drop", "disguise")  # what a video's sound becomes (see unseen.voice)
 
 
 @dataclass
@@ -41,7 +43,8 @@ class Options:
     method: str = "fill"
     max_pixels: int = image.DEFAULT_MAX_PIXELS
     max_frames: int = 2_000_000
-    audio: bool = True
+    audio: str = "keep"  # one of AUDIO
+    text: bool = False  # also paint text (photos): unseen.detect.text
     crf: int = 18
     follow_symlinks: bool = False
 
@@ -247,7 +250,21 @@ def scan_file(path: Path, rel: str, detector: Detector, opts: Options, progress:
     pic = image.read(path, opts.max_pixels)
     dets = detector.detect(pic.rgb)
     regions = regions_for(dets, pic.width, pic.height, opts.margin, opts.shape)
+    if opts.text:
+        regions += text_regions(pic.rgb)
     return MediaPlan(rel, image.output_name(rel, pic.format), "image", pic.width, pic.height, digest, regions)
+
+
+def text_regions(rgb: np.ndarray) -> list[Region]:
+    """Text lines as plan regions of kind "text": boxes (text is straight), with TEXT_MARGIN."""
+    from unseen.detect.text import text_detector
+
+    h, w = rgb.shape[:2]
+    dets = text_detector().detect(rgb)
+    out = []
+    for r in regions_for(dets, w, h, TEXT_MARGIN, "box", low_score_margin=0.0):
+        out.append(replace(r, kind="text"))
+    return out
 
 
 def scan(

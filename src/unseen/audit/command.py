@@ -25,7 +25,8 @@ EPILOG = """examples:
   unseen run DCIM/ -o public/ --audit --json       anonymise and audit in one go
 checks: faces left (wholly or partly) unobscured, also those found by dlib HOG and OpenCV Haar
 (other families than the CenterFace plan), faces a recognition model (dlib ResNet) still matches
-with the original, and metadata left in.
+with the original, speech in a video's sound (voices identify people; with how close the voice is
+to the original's), and metadata left in.
 exit codes: 0 all clear, 3 a risk was found, 1 a file could not be checked, 2 bad usage"""
 
 

@@ -19,7 +19,13 @@ from PIL import Image
 
 from unseen.audit.check import FileAudit
 
-LABELS = {"face": "face visible", "reid": "re-identifiable", "metadata": "metadata", "mismatch": "mismatch"}
+LABELS = {
+    "face": "face visible",
+    "reid": "re-identifiable",
+    "speech": "speech",
+    "metadata": "metadata",
+    "mismatch": "mismatch",
+}
 MAX_LINES = 24  # the terminal summary stays on one screen
 PREVIEW = 960  # px, longest side of the output previews in the HTML report
 
@@ -69,6 +75,11 @@ AT_RISK = {
         "where a face was covered, the cover is too small or too weak.",
         "Make the regions larger (in <code>unseen review</code>, or <code>--margin</code>) or use "
         "<code>--method fill</code> instead of blur or pixelate, and export again.",
+    ),
+    "speech": (
+        "Someone can be heard speaking: a voice identifies a person as surely as a face, and a "
+        "disguised voice can still be matched.",
+        "Export it again with <code>--audio drop</code> (the video without its sound).",
     ),
     "metadata": (
         "The file carries hidden information ({what}) that anyone who receives it can read, such as "

@@ -50,6 +50,7 @@ MUXERS: dict[str, str] = {
 }
 FALLBACK_SUFFIX = ".mp4"
 TS_AUDIO = frozenset({"aac", "mp2", "mp3", "ac3", "eac3"})
+DISGUISE_RATE = 16_000  # Hz, mono: what --audio disguise works on (the output keeps its rate; above 8 kHz is lost)
 # H.273 matrix codes -> swscale's colorspaces (the rest are left to its default)
 _COLORSPACES = {1: Colorspace.ITU709, 4: Colorspace.FCC, 5: Colorspace.ITU601, 6: Colorspace.ITU601}
 _COLORSPACES |= {7: Colorspace.SMPTE240M, 9: Colorspace.BT2020}
@@ -407,6 +408,7 @@ class Writer:
         time_base: Fraction,
         audio: list[Any],
         crf: int,
+        disguise: bool = False,
     ) -> None:
         fmt = MUXERS.get(suffix.lower(), "mp4")
         self.out = av.open(str(tmp), "w", format=fmt, container_options={"fflags": "+bitexact"})
@@ -452,7 +454,12 @@ class Writer:
             # FLAC picture): it is copied rebuilt without them, or the audio is re-encoded.
             header = bytes(a.codec_context.extradata or b"")
             clean = clean_header(name, header)
-            if name in supported and clean is not None and not (fmt == "mp4" and name.startswith("pcm_")):
+            if (
+                name in supported
+                and clean is not None
+                and not (fmt == "mp4" and name.startswith("pcm_"))
+                and not disguise
+            ):
                 out_a = self.out.add_stream_from_template(a)
                 if clean != header:
                     out_a.codec_context.extradata = clean
@@ -468,6 +475,10 @@ class Writer:
         v.metadata.clear()
         self.last_pts: int | None = None
         self.audio_next: dict[int, int] = {}  # input index -> pts of its next re-encoded sample
+        # --audio disguise: the whole track is needed to change the voice (kept as mono float).
+        self.held: dict[int, list[np.ndarray]] | None = {a.index: [] for a in audio} if disguise else None
+        self.held_start: dict[int, float] = {}  # seconds
+        self.held_resamplers: dict[int, Any] = {}
 
     def audio_packet(self, packet: Any) -> None:
         target = self.audio_map.get(packet.stream.index)
@@ -490,6 +501,9 @@ class Writer:
                     pts = max(0, round((frame.time or 0.0) * rate))
                 frame.pts, frame.time_base = pts, Fraction(1, rate)
                 self.audio_next[packet.stream.index] = pts + frame.samples
+                if self.held is not None:
+                    self._hold(packet.stream.index, frame, pts / rate)
+                    continue
                 self.out.mux(stream.encode(frame))
 
     def frame(self, picture: np.ndarray | Any | None, source: Any, index: int) -> None:
@@ -520,10 +534,45 @@ class Writer:
 
     def finish(self) -> None:
         self.out.mux(self.video.encode(None))
+        if self.held is not None:
+            self._disguised()
         for stream, copied in self.audio_map.values():
             if not copied:
                 self.out.mux(stream.encode(None))
         self.out.close()
+
+    def _hold(self, index: int, frame: Any, start: float) -> None:
+        """Keep a decoded frame of a track to disguise, as mono at DISGUISE_RATE: the voice
+        band is all there, and the transform costs a third of what it does at 48 kHz."""
+        assert self.held is not None
+        self.held_start.setdefault(index, start)
+        resampler = self.held_resamplers.setdefault(
+            index, av.AudioResampler(format="flt", layout="mono", rate=DISGUISE_RATE)
+        )
+        self.held[index] += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
+
+    def _disguised(self) -> None:
+        """Encode each held track with its voice disguised (unseen.voice; a new secret each)."""
+        from unseen.voice import disguise
+
+        assert self.held is not None
+        for index, chunks in self.held.items():
+            if index in self.held_resamplers:
+                chunks += [f.to_ndarray().reshape(-1) for f in self.held_resamplers[index].resample(None)]
+            if not chunks:
+                continue
+            stream = self.audio_map[index][0]
+            rate = DISGUISE_RATE
+            x = disguise(np.concatenate(chunks).astype(np.float32), rate)
+            pts = round(self.held_start.get(index, 0.0) * rate)
+            step = 1024
+            for s in range(0, len(x), step):
+                frame = av.AudioFrame.from_ndarray(
+                    np.ascontiguousarray(x[None, s : s + step]), format="flt", layout="mono"
+                )
+                frame.sample_rate = rate  # the encoder converts to its own rate and layout
+                frame.pts, frame.time_base = pts + s, Fraction(1, rate)
+                self.out.mux(stream.encode(frame))
 
     def abort(self) -> None:
         with contextlib.suppress(av.FFmpegError, OSError, ValueError):

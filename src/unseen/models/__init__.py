@@ -42,5 +42,21 @@ CENTERFACE = Shipped(
     use="face detection (plans, video, audit)",
 )
 
-SHIPPED = (CENTERFACE,)
+TEXT_DETECTOR = Shipped(
+    name="PP-OCRv6 text detection",
+    file="text_det.onnx",
+    licence="Apache-2.0 (PaddleOCR; copied from the rapidocr 3.10.0 wheel), see LICENSE-text_det",
+    sha256="090f04abcd9d9a7498bc4ebf677e4cb9bdce1fe4197ddb7e529f1ef44e1ff94f",
+    use="--text: where text is in photos (never what it says)",
+)
+
+VOICE_ENCODER = Shipped(
+    name="resemblyzer speaker encoder",
+    file="voice_encoder.onnx",
+    licence="Apache-2.0 (resemblyzer 0.1.4, exported by scripts/export_voice_encoder.py), see LICENSE-voice_encoder",
+    sha256="afd0d4b3c08695c5ad367ae66bfea68d5e853d07c87f4fa55e2ff7ac72d34ca5",
+    use="the audit: how close a voice in an output still is to its own original",
+)
+
+SHIPPED = (CENTERFACE, TEXT_DETECTOR, VOICE_ENCODER)
 LICENSE = Path(str(files("unseen.models") / "LICENSE"))

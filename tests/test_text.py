@@ -73,7 +73,7 @@ def test_plan_kind_is_validated_and_defaults_to_face() -> None:
     def plan(**extra: object) -> dict:
         region = {"box": [1, 1, 5, 5], "shape": "box", **extra}
         media = {"path": "a.jpg", "kind": "image", "width": 10, "height": 10, "sha256": "0" * 64}
-        return {"schema": "unseen.plan/1", "root": ".", "files": [{**media, "regions": [region]}]}
+        return {"schema": "unseen.plan/1", "root": "/media", "files": [{**media, "regions": [region]}]}
 
     assert from_json(plan()).files[0].regions[0].kind == "face"  # a plan from before --text
     assert from_json(plan(kind="text")).files[0].regions[0].kind == "text"

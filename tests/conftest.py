@@ -1,4 +1,5 @@
-"""Shared fixtures: the real data in ../shared/data, skipped with a reason when absent."""
+"""Shared fixtures: the real data in ../shared/data, skipped with a reason when absent; and the
+closing lines of every run, which say how many tests ran and how many real-data tests skipped."""
 
 from __future__ import annotations
 
@@ -12,14 +13,48 @@ from typing import Any
 import pytest
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+NO_DATA = "real test data not found at"  # how a skip for missing ../shared/data begins
 
 
 def data(*parts: str) -> Path:
     """A path under ../shared/data, or skip the test saying what is missing."""
     p = DATA.joinpath(*parts)
     if not p.exists():
-        pytest.skip(f"real test data not found at {p} (see ../shared/data/README.md)")
+        pytest.skip(f"{NO_DATA} {p} (see ../shared/data/README.md)")
     return p
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter: Any) -> Iterator[None]:
+    """After pytest's own summary (the outermost wrapper writes last), say plainly how many tests
+    ran and how many were skipped because ../shared/data is absent, so a run that skipped most of
+    the suite never reads as a full pass."""
+    result = yield
+    stats = terminalreporter.stats
+    ran = sum(len(stats.get(k, [])) for k in ("passed", "failed", "error", "xfailed", "xpassed"))
+    skipped = [r for r in stats.get("skipped", []) if getattr(r, "when", "call") != "teardown"]
+    no_data = sum(1 for r in skipped if NO_DATA in _reason(r))
+    failed = len(stats.get("failed", [])) + len(stats.get("error", []))
+    write = terminalreporter.write_line
+    terminalreporter.write_sep("-", "unseen test summary")
+    write(f"{ran} tests ran ({failed} failed), {len(skipped)} skipped")
+    if no_data:
+        write(
+            f"{no_data} real-data tests SKIPPED: {DATA} not found (real photos, videos and benchmark "
+            "sets; see README, Set up). What they check was not tested here; CI runs them all.",
+            yellow=True,
+            bold=True,
+        )
+    elif DATA.is_dir():
+        write(f"real data found at {DATA}: no test skipped for want of it")
+    return result
+
+
+def _reason(report: Any) -> str:
+    """A skip's reason: pytest keeps it as (file, line, 'Skipped: reason') in longrepr."""
+    longrepr = report.longrepr
+    return str(longrepr[2]) if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
 
 
 def need_tool(name: str) -> str:

@@ -4,6 +4,7 @@ metadata is caught, and the HTML report shows only the anonymised output."""
 from __future__ import annotations
 
 import base64
+import html
 import io
 import json
 import re
@@ -167,6 +168,85 @@ def test_html_report_embeds_only_the_output(rendered: dict[str, Path], capsys: p
     assert obscured.mean() > 0.05
     # In the painted faces the page shows the output's pixels, never the original's.
     assert np.abs(shown - leak)[obscured].mean() < 0.3 * np.abs(shown - orig)[obscured].mean()
+
+
+def _report_of(tmp_path: Path) -> Path:
+    """An HTML report of a photo at risk (a face left visible, one still recognised, a comment),
+    one that could not be read, and a clear one; the findings as the audit words them."""
+    from unseen.audit import report
+    from unseen.audit.check import FileAudit, Finding
+
+    photo = data("dlib_faces", PHOTO)  # 500x375, narrower than the report's page
+    x, y, w, h = RIGHT_FACE
+    risky = FileAudit(str(photo), str(photo), "image", 500, 375, faces_compared=3, faces_erased=1)
+    risky.findings = [
+        Finding("face", f"face left visible at x={x} y={y} ({w}x{h} px)", [x, y, x + w, y + h], None, "hog"),
+        Finding(
+            "reid",
+            "face at x=125 y=65 (90x91 px) still matches the original (distance 0.22 < 0.6; face erased: 0.32)",
+            [125, 65, 215, 156],
+            None,
+            "dlib-resnet",
+            0.22,
+        ),
+        Finding("metadata", "GPS: GPSInfo (120 bytes)"),
+    ]
+    broken = FileAudit("a.jpg", "/out/broken.jpg", error="/out/broken.jpg: cannot read (truncated)")
+    clear = FileAudit("b.jpg", "/out/fine-photo.jpg", "image", 400, 500, faces_compared=2, faces_erased=2)
+    out = tmp_path / "report.html"
+    report.write_html([clear, risky, broken], out)
+    return out
+
+
+def test_html_report_says_what_is_at_risk_and_what_to_do(tmp_path: Path) -> None:
+    """A non-engineer reads the report: plain words for each risk and what to do; the measurements
+    only in a collapsed technical line; clear files in a collapsed list."""
+    text = _report_of(tmp_path).read_text()
+    shown = re.sub(r"<details.*?</details>", "", text, flags=re.S)  # what is read without opening anything
+    shown = html.unescape(re.sub(r"<[^>]+>", " ", re.sub(r"<(style|script)>.*?</\1>", "", shown, flags=re.S)))
+    for words in ("What is at risk", "What to do", "can still be seen", "recognise", "hidden information (GPS)"):
+        assert words in shown, words
+    assert "unseen review" in shown and "export again" in shown
+    assert "distance" not in shown and "0.6" not in shown and "x=329" not in shown
+    assert "Could not be checked: broken.jpg" in shown and "do not publish it" in shown
+    assert "fine-photo.jpg" not in shown
+    assert re.search(r"<summary>(?:(?!</summary>).)*1 file clear(?:(?!</summary>).)*</summary>", text)
+    details = re.findall(r"<details.*?</details>", text, flags=re.S)
+    assert any("distance 0.22 &lt; 0.6; face erased: 0.32" in d for d in details)
+    assert any("fine-photo.jpg" in d for d in details)
+
+
+def test_html_report_markers_lie_on_the_picture(tmp_path: Path) -> None:
+    """The red boxes are drawn on the picture at the face, also when the picture is narrower than
+    the page (they were drawn beside it) and when the page is narrower than the picture."""
+    from tests.test_review_browser import ARGS, CHROMIUM
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium not installed (scripts/test.sh installs it: apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
+    report = _report_of(tmp_path)
+    x, y, w, h = RIGHT_FACE
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(report.as_uri())
+        for width in (1280, 360):
+            page.set_viewport_size({"width": width, "height": 900})
+            img = page.locator("figure img").bounding_box()
+            assert img and img["width"] <= width
+            scale = img["width"] / 500
+            rects = page.locator("figure svg rect")
+            assert rects.count() == 2
+            for k in range(2):
+                r = rects.nth(k).bounding_box()
+                assert r is not None
+                assert img["x"] - 2 <= r["x"] and r["x"] + r["width"] <= img["x"] + img["width"] + 2, width
+                assert img["y"] - 2 <= r["y"] and r["y"] + r["height"] <= img["y"] + img["height"] + 2, width
+            face = rects.nth(0).bounding_box()
+            assert face["x"] == pytest.approx(img["x"] + x * scale, abs=3)
+            assert face["y"] == pytest.approx(img["y"] + y * scale, abs=3)
+            assert face["width"] == pytest.approx(w * scale, abs=4)
+        browser.close()
 
 
 def test_mirrored_folders_pair_videos_written_under_another_name(

@@ -1,9 +1,11 @@
 """No network, ever: unseen runs with networking blocked, finds faces (so the model came from the
 installed package), and never even tries to open a socket.
 
-Two independent checks: an audit hook (tests/hooks/sitecustomize.py) that refuses and logs every
-socket operation in the CLI and in every worker process, and a run inside an empty network
-namespace (`unshare -rn`) where no network exists at the OS level.
+Three independent checks: an audit hook (tests/hooks/sitecustomize.py) that refuses and logs every
+socket operation in the CLI and in every worker process; a run inside an empty network namespace
+(`unshare -rn`) where no network exists at the OS level; and strace, which sees the system calls
+of native code too (onnxruntime's telemetry uploader is C++: the audit hook never saw its DNS
+look-ups, and in the empty namespace they fail without a trace).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import data
+from tests.conftest import data, need_tool
 
 HOOKS = Path(__file__).parent / "hooks"
 
@@ -74,6 +76,65 @@ def test_hook_does_catch_a_connection(tmp_path: Path) -> None:
     code = "import socket\ntry:\n    socket.create_connection(('127.0.0.1', 9), 1)\nexcept OSError:\n    pass\n"
     subprocess.run([sys.executable, "-c", code], env=_env(UNSEEN_TEST_NO_NETWORK=str(log)), timeout=60, check=True)
     assert "socket" in log.read_text()
+
+
+# How long each command's process is kept alive after it has finished: onnxruntime's telemetry
+# uploader looked its host up 8 s after the model loaded, and a process that exits first hides it.
+LINGER_S = 20
+LINGER = (
+    "import runpy, sys, time\n"
+    "sys.argv = ['unseen', *sys.argv[1:]]\n"
+    "try:\n"
+    "    runpy.run_module('unseen.cli', run_name='__main__')\n"
+    "finally:\n"
+    f"    time.sleep({LINGER_S})\n"
+)
+
+
+def _traced(args: list[str], log: Path, home: Path) -> subprocess.CompletedProcess:
+    """The CLI under strace, every thread and child process, kept alive LINGER_S after it ends,
+    with `home` as its home folder."""
+    strace = need_tool("strace")
+    if subprocess.run([strace, "-f", "-o", os.devnull, "true"], capture_output=True).returncode != 0:
+        pytest.skip("strace cannot trace here (ptrace not permitted)")
+    trace = [strace, "-f", "-qq", "-e", "trace=socket,connect", "-e", "signal=none", "-o", str(log)]
+    return subprocess.run(
+        [*trace, sys.executable, "-c", LINGER, *args],
+        env={k: v for k, v in _env(HOME=str(home)).items() if k != "XDG_CACHE_HOME"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_no_socket_is_opened_even_by_native_code(photos: Path, tmp_path: Path) -> None:
+    """`run` and `audit` load onnxruntime and dlib; no socket of any family (not even AF_UNIX to
+    nscd, which a host-name look-up tries first) is opened by any of their threads or children,
+    and onnxruntime leaves no device identifier or event cache in the home folder."""
+    photo = next(iter(sorted(photos.iterdir())))
+    out, home = tmp_path / "out", tmp_path / "home"
+    home.mkdir()
+    run = _traced(["run", str(photo), "-o", str(out), "--json"], tmp_path / "run.strace", home)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["files"][0]["regions"] >= 1, "no face found: did the model load?"
+    audit = _traced(["audit", str(photo), str(out / photo.name)], tmp_path / "audit.strace", home)
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    for name in ("run.strace", "audit.strace"):
+        calls = (tmp_path / name).read_text().strip()
+        assert calls == "", f"unseen {name.split('.')[0]} used the network:\n{calls}"
+    assert not (home / ".cache" / "Microsoft").exists(), "onnxruntime kept a device identifier"
+
+
+def test_onnxruntime_imported_first_is_refused() -> None:
+    """A program that imported onnxruntime before unseen has its telemetry uploader running
+    (onnxruntime reads the switch once, at import): unseen then refuses to load a model."""
+    code = "import onnxruntime\nfrom unseen.detect.centerface import CenterFace\nCenterFace()\n"
+    env = {k: v for k, v in _env().items() if k != "ORT_DISABLE_TELEMETRY"}
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and "ORT_DISABLE_TELEMETRY=1" in r.stderr, r.stderr
+    env["ORT_DISABLE_TELEMETRY"] = "1"
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
 
 
 def test_cli_works_without_any_network(photos: Path, tmp_path: Path) -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import html
 import http.client
 import json
+import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +22,9 @@ from unseen import plan as plan_mod
 from unseen.cli import main
 from unseen.errors import UnseenError
 from unseen.media import image
-from unseen.review.server import STATIC, Frames, Review, ReviewServer
+from unseen.review.frames import Frames
+from unseen.review.server import STATIC, ReviewServer
+from unseen.review.state import Review
 
 PHOTOS = ("2008_002506.jpg", "2009_004587.jpg")
 
@@ -42,9 +48,10 @@ def served(folder: Path, detector) -> Iterator[tuple[Review, ReviewServer]]:
 
 
 def request(
-    server: ReviewServer, method: str, path: str, body: object = None, headers: dict[str, str] | None = None
+    server: ReviewServer | int, method: str, path: str, body: object = None, headers: dict[str, str] | None = None
 ) -> tuple[int, bytes, dict[str, str]]:
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    port = server if isinstance(server, int) else server.port
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     raw = body if isinstance(body, bytes) else None if body is None else json.dumps(body).encode()
     hdrs = {"Content-Type": "application/json"} if raw is not None else {}
     hdrs.update(headers or {})
@@ -86,6 +93,14 @@ def test_other_origins_and_hosts_are_refused(served: tuple[Review, ReviewServer]
     assert request(server, "GET", pic)[0] == 200
     assert request(server, "GET", pic, headers={"Host": f"evil.example:{server.port}"})[0] == 403  # DNS rebinding
     assert request(server, "GET", pic, headers={"Sec-Fetch-Site": "cross-site"})[0] == 403
+    # Only the page itself opens from a cross-site top-level navigation (the launcher file's
+    # redirect); never a picture, the API, or the page in a frame.
+    nav = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}
+    assert request(server, "GET", f"/{tok}/", headers=nav)[0] == 200
+    assert request(server, "GET", pic, headers=nav)[0] == 403
+    assert request(server, "GET", f"/{tok}/api/state", headers=nav)[0] == 403
+    assert request(server, "GET", f"/{tok}/", headers={**nav, "Sec-Fetch-Dest": "iframe"})[0] == 403
+    assert request(server, "POST", f"/{tok}/", {}, headers=nav)[0] == 403
     edit = {"regions": []}
     assert request(server, "PUT", f"/{tok}/api/file?i=0", edit, {"Origin": "http://evil.example"})[0] == 403
 
@@ -138,8 +153,12 @@ def test_edits_are_validated_and_saved_at_once(served: tuple[Review, ReviewServe
         {"regions": [{"box": [10, 10, 50, 50], "frame": 3}]},  # a frame on a photo
         {"regions": "all"},
         ["not", "an", "object"],
+        {"revision": None},  # an edit must name the revision it was made on
     ]
+    rev = json.loads(request(server, "GET", url)[1])["revision"]
     for edit in bad_edits:
+        if isinstance(edit, dict):
+            edit = {**edit, "revision": rev}
         status, body, _ = request(server, "PUT", url, edit)
         assert status == 400, edit
         assert json.loads(body)["error"]
@@ -148,7 +167,8 @@ def test_edits_are_validated_and_saved_at_once(served: tuple[Review, ReviewServe
     assert status == 400
 
     manual = {"box": [20.0, 30.0, 120.0, 150.0], "shape": "box", "detector": "manual"}
-    edit = {"regions": [*(json.loads(request(server, "GET", url)[1])["plan"]["regions"]), manual], "reviewed": True}
+    current = json.loads(request(server, "GET", url)[1])
+    edit = {"regions": [*current["plan"]["regions"], manual], "reviewed": True, "revision": current["revision"]}
     edit["path"] = "../elsewhere.jpg"  # only regions, spans and the reviewed flag may change
     status, body, _ = request(server, "PUT", url, edit)
     assert status == 200, body
@@ -173,6 +193,126 @@ def test_edits_are_validated_and_saved_at_once(served: tuple[Review, ReviewServe
     inside = shown[35:145, 25:115]
     assert inside.std(axis=(0, 1)).max() < 4  # one flat colour
     assert np.abs(inside - orig[35:145, 25:115]).mean() > 20
+
+
+def test_stale_edit_from_another_tab_is_refused(served: tuple[Review, ReviewServer]) -> None:
+    """Two tabs on one file: the second tab's save, made on the plan it loaded before the first
+    tab saved, would drop the first tab's region; it is refused with a message instead."""
+    review, server = served
+    i = next(k for k, m in enumerate(review.plan.files) if m.path == "2009_004587.jpg")
+    url = f"/{server.token}/api/file?i={i}"
+    loaded = json.loads(request(server, "GET", url)[1])  # both tabs load the file
+    first = {"box": [200.0, 300.0, 260.0, 370.0], "shape": "ellipse", "detector": "manual"}
+    second = {"box": [20.0, 400.0, 80.0, 470.0], "shape": "ellipse", "detector": "manual"}
+    regions = loaded["plan"]["regions"]
+    status, body, _ = request(server, "PUT", url, {"regions": [*regions, first], "revision": loaded["revision"]})
+    assert status == 200, body
+    assert json.loads(body)["revision"] > loaded["revision"]
+    status, body, _ = request(server, "PUT", url, {"regions": [*regions, second], "revision": loaded["revision"]})
+    assert status == 409
+    assert "another tab" in json.loads(body)["error"]
+    boxes = [list(r.box) for r in plan_mod.load(review.plan_path).files[i].regions]
+    assert first["box"] in boxes and second["box"] not in boxes
+    # Reloaded, the second tab names the current revision and its edit goes through.
+    now = json.loads(request(server, "GET", url)[1])
+    status, body, _ = request(server, "PUT", url, {"regions": now["plan"]["regions"][:-1], "revision": now["revision"]})
+    assert status == 200, body
+    assert first["box"] not in [list(r.box) for r in plan_mod.load(review.plan_path).files[i].regions]
+
+
+def test_file_edited_during_export_is_not_marked_exported(
+    served: tuple[Review, ReviewServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A region added while the export runs is not in the output already written: that file must
+    not read "exported, audit clear"."""
+    from unseen.review import audit_bridge, state
+
+    shutil.copy(served[0].plan_path, tmp_path / "plan.json")
+    review = Review(served[0].root, plan_path=tmp_path / "plan.json", output=tmp_path / "out")
+    edited = review.plan.files[0].path
+    render = state.apply_file
+    added = plan_mod.Region(box=(5.0, 5.0, 60.0, 60.0), detector="manual")
+
+    def edit_while_rendering(plan: plan_mod.Plan, media: plan_mod.MediaPlan, *args: object) -> Path:
+        if media.path == edited:  # the reviewer adds a region in another tab meanwhile
+            d = json.loads(json.dumps(review.detail(0)))  # as the page receives it
+            review.update(
+                0,
+                {
+                    "regions": [*d["plan"]["regions"], {"box": list(added.box), "detector": "manual"}],
+                    "revision": d["revision"],
+                },
+            )
+        return render(plan, media, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(state, "apply_file", edit_while_rendering)
+    monkeypatch.setattr(audit_bridge, "audit", lambda plan, outcomes: {o.path: "clear" for o in outcomes if o.ok})
+    assert review.export()
+    deadline = time.monotonic() + 60
+    while review.export_job.state == "running" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    job = review.export_job
+    assert job.state == "done", job
+    assert job.changed == [edited] and "export again" in job.message
+    files = {f["path"]: f for f in review.state()["files"]}
+    assert files[edited]["status"] != "exported" and files[edited]["audit"] is None
+    others = [p for p in files if p != edited]
+    assert others and all(files[p]["status"] == "exported" and files[p]["audit"] == "clear" for p in others)
+    assert added in review.plan.files[0].regions  # the edit itself is kept
+    # Exported again, the file is up to date.
+    monkeypatch.setattr(state, "apply_file", render)
+    assert review.export()
+    while review.export_job.state == "running":
+        time.sleep(0.05)
+    assert review.state()["files"][0]["status"] == "exported" and not review.export_job.changed
+
+
+def test_one_odd_file_does_not_stop_scan_or_export(
+    folder: Path, tmp_path: Path, detector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exception unseen did not foresee (a decoder bug, a disk error) is that file's error line;
+    the other files are still planned and exported."""
+    from unseen.review import audit_bridge, state
+
+    odd = PHOTOS[0]
+
+    def scan(path: Path, rel: str, *args: object, **kw: object) -> plan_mod.MediaPlan:
+        if rel == odd:
+            raise ValueError("a decoder bug")
+        return real_scan(path, rel, *args, **kw)  # type: ignore[arg-type]
+
+    def render(plan: plan_mod.Plan, media: plan_mod.MediaPlan, *args: object) -> Path:
+        if media.path != odd:
+            return real_render(plan, media, *args)  # type: ignore[arg-type]
+        raise RuntimeError("codec exploded")
+
+    real_scan, real_render = state.scan_file, state.apply_file
+    monkeypatch.setattr(state, "scan_file", scan)
+    review = Review(
+        folder, plan_path=tmp_path / "plan.json", output=tmp_path / "out", detector_factory=lambda _: detector
+    )
+    review.scan_pending()
+    assert [m.path for m in review.plan.files] == [PHOTOS[1]]
+    assert review.scan_failed == {
+        odd: f"{odd}: unexpected ValueError: a decoder bug (no output written; please report this bug)"
+    }
+    assert review.scan_job.state == "done"
+
+    monkeypatch.setattr(state, "apply_file", render)
+    monkeypatch.setattr(audit_bridge, "audit", lambda plan, outcomes: {})
+    review.plan.files.insert(0, plan_mod.MediaPlan(odd, odd, "image", 500, 375, "0" * 64))
+    assert review.export()
+    while review.export_job.state == "running":
+        time.sleep(0.05)
+    job = review.export_job
+    assert job.state == "failed" and job.done == 2
+    assert job.failed == [
+        {
+            "path": odd,
+            "error": f"{odd}: unexpected RuntimeError: codec exploded (no output written; please report this bug)",
+        }
+    ]
+    assert (review.output / PHOTOS[1]).is_file()
 
 
 def test_export_renders_the_plan(served: tuple[Review, ReviewServer]) -> None:
@@ -232,6 +372,53 @@ def test_video_frames_by_index_match_decoding_in_order() -> None:
             frames.get(120)
     finally:
         frames.close()
+
+
+def test_browser_is_never_given_the_token(tmp_path: Path) -> None:
+    """Every local user can read every process's command line (/proc/PID/cmdline): the browser is
+    given a launcher file readable by this user only, never the address with its token."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    record = tmp_path / "argv.txt"
+    browser = tmp_path / "browser"
+    browser.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {record}.part && mv {record}.part {record}\nsleep 10\n')
+    browser.chmod(0o755)
+    env = {**os.environ, "BROWSER": str(browser)}
+    cmd = [sys.executable, "-m", "unseen.cli", "review", str(folder), "-o", str(tmp_path / "out")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        url = next(line.split(" ", 1)[1].strip() for line in proc.stdout if line.startswith("open: "))
+        token = url.rstrip("/").rsplit("/", 1)[1]
+        deadline = time.monotonic() + 30
+        while not record.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # The browser runs now (it sleeps): no process on this machine names the token.
+        leaks = []
+        for d in Path("/proc").iterdir():
+            try:
+                if d.name.isdigit() and token.encode() in (d / "cmdline").read_bytes():
+                    leaks.append(d.name)
+            except OSError:
+                continue
+        assert not leaks, "the token is on a command line"
+        (arg,) = record.read_text().split()
+        assert arg.startswith("file:///") and token not in arg
+        launcher = Path(arg[len("file://") :])
+        assert launcher.stat().st_mode & 0o777 == 0o600 and launcher.parent.stat().st_mode & 0o777 == 0o700
+        assert f'url={url}"' in html.unescape(launcher.read_text())
+        # Once the page has loaded, the launcher (it holds the token) is gone.
+        server = int(url.split(":")[2].split("/")[0])  # the port
+        assert request(server, "GET", f"/{token}/")[0] == 200
+        while launcher.parent.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not launcher.parent.exists()
+        assert request(server, "POST", f"/{token}/api/quit", {})[0] == 200
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def test_help_has_examples(capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,7 +21,8 @@ from tests.conftest import data, serving
 from unseen import plan as plan_mod
 from unseen.media import image
 from unseen.plan import Region
-from unseen.review.server import Review, ReviewServer
+from unseen.review.server import ReviewServer
+from unseen.review.state import Review
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -191,6 +192,7 @@ def test_video_track_edit_and_whole_frames(page: Any, served: tuple[Review, Revi
     track = mine.track
     far = {r.frame: r.box for r in old.regions if r.track == track and r.frame in (60, 100)}
     cx, cy = (mine.box[0] + mine.box[2]) / 2, (mine.box[1] + mine.box[3]) / 2
+    page.mouse.click(*client(page, cx, cy))  # select it, then move it by its centre grip
     drag(page, client(page, cx, cy), client(page, cx + 12, cy))
     page.click("#apply-track")
     page.fill("#range-from", str(WHOLE[0]))
@@ -206,6 +208,102 @@ def test_video_track_edit_and_whole_frames(page: Any, served: tuple[Review, Revi
         assert moved[f][0] - box[0] == pytest.approx(12, abs=3), f
         assert moved[f][2] - moved[f][0] == pytest.approx(box[2] - box[0], abs=1)
     assert page.locator("#spans li").count() == 1
+
+
+SECOND = "2009_004587.jpg"
+
+
+def regions_of(review: Review, path: str) -> list[plan_mod.Region]:
+    return next(m for m in plan_mod.load(review.plan_path).files if m.path == path).regions
+
+
+def open_file(page: Any, path: str) -> None:
+    page.click(f'#file-list li[data-path="{path}"]')
+    page.wait_for_selector(f'body[data-loaded="{path}#0"]')
+
+
+def test_drag_over_a_region_adds_one_and_moving_needs_shift_or_the_grip(
+    page: Any, served: tuple[Review, ReviewServer]
+) -> None:
+    """Faces overlap: a drag that starts on a planned region adds a new one (before, it moved the
+    planned region off the face). Shift+drag or the selected region's centre grip moves it."""
+    review, _ = served
+    open_file(page, SECOND)
+    before = regions_of(review, SECOND)
+    # The page draws the plan's regions, the ones export paints: one outline each, nothing more.
+    assert page.get_attribute("#saved", "data-regions") == str(len(before))
+    face = max(before, key=lambda r: (r.box[2] - r.box[0]) * (r.box[3] - r.box[1]))
+    x1, y1, x2, y2 = face.box
+    w, h = x2 - x1, y2 - y1
+    start = (x1 + 0.3 * w, y1 + 0.3 * h)
+    drag(page, client(page, *start), client(page, x2 - 0.1 * w, y2 + 0.2 * h))
+    saved(page)
+    after = regions_of(review, SECOND)
+    assert face in after, "the planned region stayed where it was"
+    (new,) = [r for r in after if r not in before]
+    assert new.detector == "manual" and new.box[0] == pytest.approx(start[0], abs=2)
+
+    page.keyboard.down("Shift")
+    drag(page, client(page, x1 + 0.2 * w, y1 + 0.5 * h), client(page, x1 + 0.2 * w + 10, y1 + 0.5 * h))
+    page.keyboard.up("Shift")
+    saved(page)
+    moved = regions_of(review, SECOND)
+    assert len(moved) == len(after) and face not in moved
+    assert any(r.box[0] == pytest.approx(x1 + 10, abs=1.5) and r.box[3] == pytest.approx(y2, abs=1) for r in moved)
+    # The moved region is selected: its centre grip moves it back.
+    cx, cy = x1 + 10 + w / 2, y1 + h / 2
+    drag(page, client(page, cx, cy), client(page, cx - 10, cy))
+    saved(page)
+    back = regions_of(review, SECOND)
+    assert len(back) == len(after)
+    assert any(r.box[0] == pytest.approx(x1, abs=1.5) and r.box[1] == pytest.approx(y1, abs=1) for r in back)
+
+
+def test_stale_tab_is_refused_with_a_message(page: Any, served: tuple[Review, ReviewServer]) -> None:
+    """Two tabs on one photo: the tab that did not see the other's save cannot overwrite it."""
+    review, server = served
+    open_file(page, SECOND)
+    other = page.context.browser.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        other.goto(server.url)
+        other.wait_for_selector(f'body[data-loaded="{PHOTO}#0"]')
+        open_file(other, SECOND)
+        drag(other, client(other, 30, 20), client(other, 90, 80))  # the other tab adds a region
+        saved(other)
+        first = regions_of(review, SECOND)
+        assert any(r.box[0] == pytest.approx(30, abs=2) for r in first)
+    finally:
+        other.close()
+    drag(page, client(page, 300, 20), client(page, 360, 80))  # this tab still has the old plan
+    page.wait_for_selector("#message.bad")
+    assert "another tab" in page.text_content("#message")
+    saved(page)
+    assert regions_of(review, SECOND) == first, "the stale edit changed nothing"
+    # The page reloaded the file with the other tab's region; an edit now goes through.
+    page.wait_for_function("() => window.unseenReview.state.regions.some(r => Math.abs(r.box[0] - 30) < 2)")
+    assert "not saved" in page.text_content("#message")
+    if os.environ.get("UNSEEN_SCREENSHOT_STALE"):
+        page.screenshot(path=os.environ["UNSEEN_SCREENSHOT_STALE"])
+    drag(page, client(page, 300, 20), client(page, 360, 80))
+    saved(page)
+    final = regions_of(review, SECOND)
+    assert len(final) == len(first) + 1 and any(r.box[0] == pytest.approx(300, abs=2) for r in final)
+
+
+def test_launcher_file_opens_the_page(page: Any, served: tuple[Review, ReviewServer]) -> None:
+    """`unseen review` gives the browser a file, not the tokened address: the file's redirect
+    arrives cross-site (from file://) and must still open the page."""
+    from unseen.review.command import write_launcher
+
+    launcher = write_launcher(served[1].url)
+    other = page.context.browser.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        other.goto(launcher.as_uri())
+        other.wait_for_selector(f'body[data-loaded="{PHOTO}#0"]')
+        assert other.url == served[1].url
+    finally:
+        other.close()
+        shutil.rmtree(launcher.parent)
 
 
 def test_export_from_the_page(page: Any, served: tuple[Review, ReviewServer]) -> None:

@@ -118,12 +118,12 @@ def test_error_on_one_file_fails_it_alone(tmp_path, face, detector, monkeypatch,
     (out / "b.jpg").write_bytes(b"previous complete output")
     real = pipeline.image.encode
 
-    def encode(rgb, alpha, fmt):  # fails for b.jpg only (the second file)
+    def encode(rgb, alpha, fmt, *quality):  # fails for b.jpg only (the second file)
         if encode.calls == 1:
             encode.calls += 1
             raise failure
         encode.calls += 1
-        return real(rgb, alpha, fmt)
+        return real(rgb, alpha, fmt, *quality)
 
     encode.calls = 0
     monkeypatch.setattr(pipeline.image, "encode", encode)
@@ -146,11 +146,11 @@ def test_failed_file_leaves_no_empty_folder(tmp_path, face, detector, monkeypatc
     assert not failures
     real = pipeline.image.encode
 
-    def encode(rgb, alpha, fmt):
+    def encode(rgb, alpha, fmt, *quality):
         encode.calls += 1
         if encode.calls == 2:  # the second file in plan order (a folder's files before its folders)
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real(rgb, alpha, fmt)
+        return real(rgb, alpha, fmt, *quality)
 
     encode.calls = 0
     monkeypatch.setattr(pipeline.image, "encode", encode)
@@ -355,3 +355,85 @@ def test_deeply_nested_folders(tmp_path: Path, face: Path) -> None:
                 f.unlink()
             p.rmdir()
             p = p.parent
+
+
+# ---- plans are untrusted: outputs stay in the output folder ---------------------------------
+
+
+def _hostile_plan(tmp_path: Path, face: Path, root: Path, path: str, output: str) -> Path:
+    """A plan a stranger could hand over: a real photo of theirs, any root and output they like."""
+    entry = {"path": path, "output": output, "kind": "image", "width": 112, "height": 112}
+    entry |= {"sha256": hashlib.sha256(face.read_bytes()).hexdigest(), "regions": []}
+    plan = tmp_path / "hostile.json"
+    plan.write_text(json.dumps({"schema": "unseen.plan/1", "root": str(root), "files": [entry]}))
+    return plan
+
+
+def _everything(top: Path) -> set[str]:
+    return {p.relative_to(top).as_posix() for p in top.rglob("*")}
+
+
+@pytest.mark.parametrize(
+    "output",
+    ["etc/profile.d/evil.sh", "etc/profile.d/evil.jpg", "photo.sh", ".bashrc", "photo"],
+    ids=["other-folder-script", "other-folder", "script-suffix", "dotfile", "no-suffix"],
+)
+def test_plan_output_beside_the_input_stays_beside_it(tmp_path: Path, face: Path, output: str, capsys) -> None:
+    """`apply plan.json` without -o wrote ROOT/etc/profile.d/evil.unseen.sh, making the folders:
+    beside the input, an output is the input's own folder and name with a media suffix."""
+    root = tmp_path / "root"
+    root.mkdir()
+    shutil.copy(face, root / "photo.jpg")
+    plan = _hostile_plan(tmp_path, face, root, "photo.jpg", output)
+    before = _everything(tmp_path)
+    assert cli.main(["apply", str(plan)]) in (cli.EXIT_USAGE, cli.EXIT_FAILED)
+    assert output in capsys.readouterr().err
+    assert _everything(tmp_path) == before
+
+
+def test_plan_output_through_a_symlinked_folder_is_refused_in_every_mode(tmp_path: Path, face: Path, capsys) -> None:
+    """A symlinked folder inside the root carried the write out of the root (in-place mode)."""
+    root, elsewhere, out = tmp_path / "root", tmp_path / "elsewhere", tmp_path / "out"
+    for d in (root, elsewhere, out):
+        d.mkdir()
+    shutil.copy(face, elsewhere / "photo.jpg")
+    (root / "link").symlink_to(elsewhere)
+    (out / "link").symlink_to(elsewhere)
+    plan = _hostile_plan(tmp_path, face, root, "link/photo.jpg", "link/photo.jpg")
+    assert cli.main(["apply", str(plan)]) == cli.EXIT_FAILED
+    assert "leaves the output folder" in capsys.readouterr().err
+    assert cli.main(["apply", str(plan), "-o", str(out)]) == cli.EXIT_FAILED
+    assert "leaves the output folder" in capsys.readouterr().err
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["photo.jpg"]
+    # the same through `run` beside the inputs, when asked to follow links into the folder
+    assert cli.main(["run", str(root), "--follow-symlinks"]) == cli.EXIT_FAILED
+    assert "leaves the output folder" in capsys.readouterr().err
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["photo.jpg"]
+
+
+def test_plan_root_must_be_absolute_and_outputs_keep_a_media_suffix(tmp_path: Path, face: Path, capsys) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    shutil.copy(face, root / "photo.jpg")
+    for bad_root, output in (("root", "photo.jpg"), (str(root), "photo.sh"), (str(root), "clip.jpg.exe")):
+        plan = _hostile_plan(tmp_path, face, Path(bad_root), "photo.jpg", output)
+        assert cli.main(["apply", str(plan), "-o", str(tmp_path / "out")]) == cli.EXIT_USAGE
+        assert "must" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    # a JPEG under a PNG name would be a file that is not what it says
+    plan = _hostile_plan(tmp_path, face, root, "photo.jpg", "photo.png")
+    assert cli.main(["apply", str(plan), "-o", str(tmp_path / "out")]) == cli.EXIT_FAILED
+    assert not list((tmp_path / "out").rglob("*.png"))
+
+
+def test_photo_without_a_suffix_is_written_with_its_format_suffix(tmp_path: Path, face: Path) -> None:
+    """A messaging app's attachment `IMG_0001` (JPEG inside) is published as `IMG_0001.jpg`, beside
+    it as `IMG_0001.unseen.jpg`; the audit pairs them up."""
+    top = tmp_path / "in"
+    top.mkdir()
+    shutil.copy(face, top / "IMG_0001")
+    assert cli.main(["run", str(top), "-o", str(tmp_path / "out")]) == cli.EXIT_OK
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if not p.name.startswith(".")) == ["IMG_0001.jpg"]
+    assert cli.main(["run", str(top / "IMG_0001")]) == cli.EXIT_OK
+    assert (top / "IMG_0001.unseen.jpg").is_file()
+    assert cli.main(["audit", str(top), str(tmp_path / "out")]) == cli.EXIT_OK

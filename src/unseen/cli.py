@@ -21,14 +21,14 @@ from unseen import __version__
 from unseen import plan as plan_mod
 from unseen.detect.presets import PRESETS
 from unseen.errors import PlanError, UnseenError
-from unseen.pipeline import DEFAULT_MARGIN, DEFAULT_SHAPE, LOW_SCORE_MARGIN, Options, Outcome
+from unseen.pipeline import AUDIO, DEFAULT_MARGIN, DEFAULT_SHAPE, LOW_SCORE_MARGIN, Options, Outcome
 from unseen.progress import Reporter
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_RISK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 # Commands that live with their feature: each module has `register(subparsers)`, which adds a
 # parser with `set_defaults(handler=fn)`; fn(args) returns the exit code.
-EXTRA_COMMANDS: list[str] = ["unseen.review.command", "unseen.audit.command"]
+EXTRA_COMMANDS: list[str] = ["unseen.review.command", "unseen.audit.command", "unseen.doctor"]
 
 METHOD_HELP = (
     "how faces are painted: 'fill' (default, irreversible: one colour taken from the pixels around "
@@ -41,7 +41,7 @@ EPILOG_RUN = """examples:
   unseen run DCIM/ -o public/          mirrors DCIM/ into public/, every face obscured
   unseen run ARCHIVE/ -o OUT/ --workers 8   rerun after a crash to resume (OUT/.unseen-manifest.jsonl)
   unseen run --engine ray s3://b/in -o s3://b/out --ray-address auto   on a Ray cluster
-  unseen run clip.mp4 --no-audio       video; audio is kept unless --no-audio
+  unseen run clip.mp4 --audio drop     video without its sound (voices identify people; default: keep)
   unseen run DIR -o OUT --audit --json audit every output, machine-readable results
 files are known by content where the name does not say (no suffix, .jfif, .ogv...); files in a
 folder that are neither photo nor video (notes, sound, camera RAW) are named as left out
@@ -88,6 +88,12 @@ def _media_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--max-frames", type=int, default=2_000_000, help="refuse videos with more frames than this")
     g.add_argument("--follow-symlinks", action="store_true", help="follow symlinks that lead out of input folders")
+    g.add_argument(
+        "--text",
+        action="store_true",
+        help="also paint text in photos: name badges, street signs, number plates, and placards (which are "
+        "often the news: hence opt-in); text is found, never read. Not yet in videos",
+    )
 
 
 def _render_options(p: argparse.ArgumentParser, default_method: str | None = "fill") -> None:
@@ -99,7 +105,14 @@ def _render_options(p: argparse.ArgumentParser, default_method: str | None = "fi
         help="output folder (mirrors the input tree); default: beside each input as NAME.unseen.EXT",
     )
     g.add_argument("--method", choices=plan_mod.METHODS, default=default_method, help=METHOD_HELP)
-    g.add_argument("--no-audio", dest="audio", action="store_false", help="drop audio streams from videos")
+    g.add_argument(
+        "--audio",
+        choices=AUDIO,
+        default="keep",
+        help="a video's sound: keep (default), drop, or disguise the voices (a drifting voice change keyed "
+        "by a secret that is not stored; measured in the README: drop is the only sure way)",
+    )
+    g.add_argument("--no-audio", dest="audio", action="store_const", const="drop", help="same as --audio drop")
     g.add_argument(
         "--crf", type=int, default=18, help="H.264 quality for video (lower is better; default 18, visually lossless)"
     )
@@ -110,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="unseen",
         description="Make the people in photos and videos unrecognisable, offline, and prove it.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="commands: run (scan + apply), scan, apply, audit, review. `unseen COMMAND --help` has examples.",
+        epilog="commands: run (scan + apply), scan, apply, audit, review, doctor (is everything here?). "
+        "`unseen COMMAND --help` has examples.",
     )
     parser.add_argument("--version", action="version", version=f"unseen {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -228,7 +242,8 @@ def _options(args: argparse.Namespace) -> Options:
         method=getattr(args, "method", None) or "fill",
         max_pixels=args.max_pixels,
         max_frames=getattr(args, "max_frames", 2_000_000),
-        audio=getattr(args, "audio", True),
+        audio=getattr(args, "audio", "keep"),
+        text=getattr(args, "text", False),
         crf=getattr(args, "crf", 18),
         follow_symlinks=getattr(args, "follow_symlinks", False),
     )
@@ -261,16 +276,22 @@ def _scan(args: argparse.Namespace) -> int:
 
 
 def _apply(args: argparse.Namespace) -> int:
-    from unseen.pipeline import apply
+    from unseen import api
 
     plan = plan_mod.load(args.plan)
-    if args.method:
-        plan.settings.method = args.method
     opts = _options(args)
     with Reporter(quiet=args.json) as reporter:
         reporter.start("writing", len(plan.files))
-        outcomes = apply(plan, args.output, opts, reporter.update)
-    return _report(outcomes, args.json)
+        outcomes = api.apply(
+            plan,
+            args.output,
+            progress=reporter.update,
+            method=args.method,
+            audio=opts.audio,
+            crf=opts.crf,
+            max_pixels=opts.max_pixels,
+        )
+    return _report(outcomes, args.json, extra=_beyond_faces(opts, outcomes))
 
 
 def _positive(value: str) -> int:
@@ -299,13 +320,16 @@ def _run_batch(args: argparse.Namespace, opts: Options) -> int:
     if args.plan:
         plan.save(args.plan)
     outcomes = summary.outcomes(as_uri(args.output))
+    voices = _beyond_faces(opts, outcomes)
     audit, risk = _audit_json(args, plan, outcomes)
     if args.json:
-        code = _report(outcomes, True, extra={**summary.to_json(), **audit, **left})
+        code = _report(outcomes, True, extra={**summary.to_json(), **audit, **left, **voices})
     else:
         for r in summary.failed:
             print(f"error: {r.error}", file=sys.stderr)
         print(summary.text())
+        where = as_uri(args.output)
+        print(f"outputs in {where if '://' in where else os.path.abspath(where)}")
         code = EXIT_FAILED if summary.failed else EXIT_OK
     return _audit_text(args, plan, outcomes, code, risk)
 
@@ -324,8 +348,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.plan:
         plan.save(args.plan)
     left = _left_out(found.left_out)
+    voices = _beyond_faces(opts, outcomes)
     audit, risk = _audit_json(args, plan, outcomes)
-    code = _report(outcomes, args.json, extra={**audit, **left})
+    code = _report(outcomes, args.json, extra={**audit, **left, **voices})
     return _audit_text(args, plan, outcomes, code, risk)
 
 
@@ -341,6 +366,28 @@ def _left_out(rel: list[str]) -> dict[str, Any]:
             file=sys.stderr,
         )
     return {"left_out": rel}
+
+
+def _beyond_faces(opts: Options, outcomes: list[Outcome]) -> dict[str, Any]:
+    """What identifies people beyond faces and was left in, said once per batch on stderr:
+    videos written with speech in their sound (also under "speech" in --json; not with
+    --audio drop: there is no sound to hear), and videos --text did not look at."""
+    if opts.text:
+        from unseen.media.kind import kind
+
+        local = [Path(o.output) for o in outcomes if o.output and "://" not in o.output]
+        videos = sum(1 for p in local if p.is_file() and kind(p) == "video")
+        if videos:
+            note = f"note: --text looks for text in photos only; {videos} video(s) not checked for text"
+            print(note, file=sys.stderr)
+    if opts.audio == "drop":
+        return {}
+    from unseen.audit.speech import warning
+
+    heard = warning(outcomes)
+    if heard["line"]:
+        print(heard["line"], file=sys.stderr)
+    return {"speech": heard["speech"]}
 
 
 def _audit_json(args: argparse.Namespace, plan: Any, outcomes: list[Outcome]) -> tuple[dict[str, Any], bool]:

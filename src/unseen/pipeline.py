@@ -13,7 +13,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -23,12 +23,14 @@ from unseen.errors import MediaError, OutputError, UnseenError
 from unseen.media import image
 from unseen.media.kind import MEDIA_SUFFIXES, RAW_SUFFIXES, kind
 from unseen.obscure import coverage_mask, obscure
-from unseen.plan import MediaPlan, Plan, Region, Settings, expand
+from unseen.plan import MediaPlan, Plan, Region, Settings, expand, output_suffix_ok
 
 DEFAULT_MARGIN = 0.15
+TEXT_MARGIN = 0.1  # of a text line's box per side: the detector's box already hugs the letters
 LOW_SCORE_MARGIN = 0.35  # added to the margin of a box scored 0, in proportion to (1 - score)
 DEFAULT_SHAPE = "box"
 OUTPUT_TAG = ".unseen"
+AUDIO = ("keep", "drop", "disguise")  # what a video's sound becomes (see unseen.voice)
 
 
 @dataclass
@@ -41,7 +43,8 @@ class Options:
     method: str = "fill"
     max_pixels: int = image.DEFAULT_MAX_PIXELS
     max_frames: int = 2_000_000
-    audio: bool = True
+    audio: str = "keep"  # one of AUDIO
+    text: bool = False  # also paint text (photos): unseen.detect.text
     crf: int = 18
     follow_symlinks: bool = False
 
@@ -240,15 +243,28 @@ def tagged(rel: str) -> str:
 def scan_file(path: Path, rel: str, detector: Detector, opts: Options, progress: Progress | None = None) -> MediaPlan:
     """Detect faces in one file and return its plan entry (nothing is written)."""
     digest = sha256(path)
-    out = rel
     if is_video(path):
         from unseen import video
 
-        return video.scan(path, rel, out, digest, detector, opts, progress)
+        return video.scan(path, rel, rel, digest, detector, opts, progress)
     pic = image.read(path, opts.max_pixels)
     dets = detector.detect(pic.rgb)
     regions = regions_for(dets, pic.width, pic.height, opts.margin, opts.shape)
-    return MediaPlan(rel, out, "image", pic.width, pic.height, digest, regions)
+    if opts.text:
+        regions += text_regions(pic.rgb)
+    return MediaPlan(rel, image.output_name(rel, pic.format), "image", pic.width, pic.height, digest, regions)
+
+
+def text_regions(rgb: np.ndarray) -> list[Region]:
+    """Text lines as plan regions of kind "text": boxes (text is straight), with TEXT_MARGIN."""
+    from unseen.detect.text import text_detector
+
+    h, w = rgb.shape[:2]
+    dets = text_detector().detect(rgb)
+    out = []
+    for r in regions_for(dets, w, h, TEXT_MARGIN, "box", low_score_margin=0.0):
+        out.append(replace(r, kind="text"))
+    return out
 
 
 def scan(
@@ -267,16 +283,23 @@ def scan(
 
 def target(out_dir: Path | None, media: MediaPlan, plan_root: Path) -> Path:
     """The output path for a plan entry: under `out_dir` (mirroring the input tree), or beside
-    the input with a `.unseen` tag when `out_dir` is None. Refused if it escapes the output
-    folder or would overwrite an input."""
+    the input with a `.unseen` tag when `out_dir` is None. Plans are untrusted, so it is refused
+    if it would leave the output folder (the plan's root, resolved, when beside the input), also
+    through a symlinked folder; if, beside the input, it is not in the input's own folder (no
+    folder is ever made there); if its name has no photo or video suffix; or if it would
+    overwrite the input."""
     beside = out_dir is None
-    rel = tagged(media.output) if beside else media.output
-    out_dir = Path(os.path.abspath(plan_root if out_dir is None else out_dir))
-    dest = Path(os.path.abspath(out_dir / rel))
-    # With -o, a symlinked folder inside the output folder must not carry the write elsewhere.
-    if not dest.is_relative_to(out_dir) or not (beside or dest.parent.resolve().is_relative_to(out_dir.resolve())):
-        raise OutputError(f"{media.output}: output path leaves the output folder {out_dir}")
-    source = Path(os.path.abspath(plan_root / media.path))
+    if not output_suffix_ok(media.kind, media.output):
+        raise OutputError(f"{media.output}: an output must end in a photo or video suffix")
+    if beside and PurePosixPath(media.output).parent != PurePosixPath(media.path).parent:
+        raise OutputError(f"{media.output}: written beside its input, an output stays in the folder of {media.path}")
+    base = Path(os.path.abspath(plan_root if out_dir is None else out_dir))
+    dest = Path(os.path.abspath(base / (tagged(media.output) if beside else media.output)))
+    if not dest.is_relative_to(base) or not dest.parent.resolve().is_relative_to(base.resolve()):
+        raise OutputError(f"{media.output}: output path leaves the output folder {base}")
+    if beside and not dest.parent.is_dir():
+        raise OutputError(f"{media.path}: input folder {dest.parent} not found; no folder is made beside inputs")
+    source = Path(os.path.abspath(Path(plan_root) / media.path))
     if dest == source or (dest.exists() and source.exists() and os.path.samefile(dest, source)):
         raise OutputError(f"{media.path}: output would overwrite the input; choose another output folder with -o")
     return dest
@@ -420,13 +443,15 @@ def _write(plan: Plan, media: MediaPlan, source: Path, dest: Path, opts: Options
                 raise UnseenError(
                     f"{media.path}: image is {pic.width}x{pic.height}, plan says {media.width}x{media.height}"
                 )
+            if pic.format not in image.FORMATS[dest.suffix.lower()]:
+                raise UnseenError(f"{media.path}: a {pic.format} photo cannot be written as {media.output}")
             rgb = obscure(pic.rgb, media.regions, plan.settings.method)
             alpha = pic.alpha
             if alpha is not None:
                 # A cut-out's transparency keeps the outline of a face (a profile): painted pixels
                 # are made opaque, so a region shows as its whole shape, not as that outline.
                 alpha = np.where(coverage_mask(media.regions, pic.width, pic.height), 255, alpha).astype(np.uint8)
-            tmp.write_bytes(image.encode(rgb, alpha, pic.format))
+            tmp.write_bytes(image.encode(rgb, alpha, pic.format, pic.bits_per_pixel))
 
 
 def apply(plan: Plan, out_dir: Path | None, opts: Options, progress: Progress | None = None) -> list[Outcome]:

@@ -20,6 +20,7 @@ from unseen.errors import PlanError
 
 SCHEMA = "unseen.plan/1"
 SHAPES = ("box", "ellipse")
+REGION_KINDS = ("face", "text")  # what a region hides; painted the same way
 METHODS = ("fill", "solid", "mosaic", "blur")
 MAX_FILES = 1_000_000
 MAX_REGIONS_PER_FILE = 5_000_000
@@ -33,7 +34,8 @@ Kind = Literal["image", "video"]
 class Region:
     """One area to obscure, in pixels of the upright image: `box` is `[x1, y1, x2, y2]` with the
     margin already added (what gets painted); `raw_box` and `score` are what the detector said.
-    `frame` is the video frame index (None for photos); `track` groups a face across frames."""
+    `frame` is the video frame index (None for photos); `track` groups a face across frames.
+    `kind` is "face", or "text" for text found with `--text` (badges, signs, number plates)."""
 
     box: Box
     shape: str = "ellipse"
@@ -42,6 +44,7 @@ class Region:
     raw_box: Box | None = None
     frame: int | None = None
     track: int | None = None
+    kind: str = "face"
 
     @property
     def width(self) -> float:
@@ -95,6 +98,8 @@ class Plan:
                 for key in ("raw_box", "frame", "track", "score"):
                     if r[key] is None:
                         del r[key]
+                if r["kind"] == "face":  # the default: plans without text read as before
+                    del r["kind"]
             if f["kind"] == "image":
                 for key in ("frames", "fps", "whole_frames"):
                     del f[key]
@@ -135,6 +140,8 @@ def from_json(raw: Any, source: str = "plan") -> Plan:
     if obj.get("schema") != SCHEMA:
         raise PlanError(f"{source}: schema is {_show(obj.get('schema'))}, expected {SCHEMA!r}")
     root = _string(obj.get("root"), f"{source}: root")
+    if "\x00" in root or not os.path.isabs(root):
+        raise PlanError(f"{source}: root {root!r} must be an absolute folder path")
     settings_raw = _mapping(obj.get("settings", {}), f"{source}: settings")
     method = settings_raw.get("method", "fill")
     if method not in METHODS:
@@ -161,6 +168,15 @@ def safe_relative(value: Any, where: str) -> str:
     if text.startswith("~") or (len(text) > 1 and text[1] == ":") or not p.parts or p.name in ("", "."):
         raise PlanError(f"{where}: {text!r} must be a relative path inside its folder")
     return text
+
+
+def output_suffix_ok(kind: str, output: str) -> bool:
+    """An output is written in the format its suffix names (a video's container) or refused: a
+    plan must not make unseen write `profile.d/x.sh` or `.bashrc`, even with media inside."""
+    from unseen.media.image import IMAGE_SUFFIXES
+    from unseen.media.video import MUXERS
+
+    return PurePosixPath(output).suffix.lower() in (IMAGE_SUFFIXES if kind == "image" else MUXERS)
 
 
 def _media(raw: Any, where: str) -> MediaPlan:
@@ -196,9 +212,12 @@ def _media(raw: Any, where: str) -> MediaPlan:
     if len(regions_raw) > MAX_REGIONS_PER_FILE:
         raise PlanError(f"{where}: {len(regions_raw)} regions is more than the limit")
     regions = [_region(r, f"{where}.regions[{j}]", width, height, frames) for j, r in enumerate(regions_raw)]
+    output = safe_relative(obj.get("output", obj.get("path")), f"{where}.output")
+    if not output_suffix_ok(kind, output):
+        raise PlanError(f"{where}.output: {output!r} must end in a {'photo' if kind == 'image' else 'video'} suffix")
     return MediaPlan(
         path=safe_relative(obj.get("path"), f"{where}.path"),
-        output=safe_relative(obj.get("output", obj.get("path")), f"{where}.output"),
+        output=output,
         kind=kind,
         width=width,
         height=height,
@@ -221,6 +240,9 @@ def _region(raw: Any, where: str, width: int, height: int, frames: int | None) -
     shape = obj.get("shape", "ellipse")
     if shape not in SHAPES:
         raise PlanError(f"{where}.shape {_show(shape)} is not one of {', '.join(SHAPES)}")
+    kind = obj.get("kind", "face")
+    if kind not in REGION_KINDS:
+        raise PlanError(f"{where}.kind {_show(kind)} is not one of {', '.join(REGION_KINDS)}")
     raw_box = obj.get("raw_box")
     score = obj.get("score")
     frame = obj.get("frame")
@@ -237,6 +259,7 @@ def _region(raw: Any, where: str, width: int, height: int, frames: int | None) -
         raw_box=None if raw_box is None else _box(raw_box, f"{where}.raw_box"),
         frame=frame,
         track=None if track is None else _int(track, f"{where}.track", 0, 1 << 62),
+        kind=kind,
     )
 
 

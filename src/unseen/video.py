@@ -400,7 +400,7 @@ def run(
     and encoded as soon as its regions are final, while detection goes on ahead (the plan
     is the one `scan` makes). Writes `tmp` (renamed into place by the caller on success)."""
     s = settings or settings_for(opts)
-    dec = media.Decoded(path, audio=opts.audio)
+    dec = media.Decoded(path, audio=opts.audio != "drop")
     regions: list[Region] = []
     planned = _planned(dec, s, opts, rel, progress, keep=True)
     # Nothing comes out of `planned` before a frame is decoded: dec.info knows the rotation then.
@@ -460,7 +460,9 @@ def _encode(
 
 def _writer(dec: media.Decoded, tmp: Path, suffix: str, opts: Options, info: media.VideoInfo) -> media.Writer:
     try:
-        return media.Writer(tmp, media.output_suffix(suffix), info, dec.stream.time_base, dec.audio, opts.crf)
+        return media.Writer(
+            tmp, media.output_suffix(suffix), info, dec.stream.time_base, dec.audio, opts.crf, opts.audio == "disguise"
+        )
     except (av.FFmpegError, ValueError) as e:
         raise MediaError(f"{dec.path}: cannot set up the output video ({e})") from e
 
@@ -505,7 +507,7 @@ def render(source: Path, mp: MediaPlan, tmp: Path, opts: Options, progress: Prog
     if frames > opts.max_frames:
         raise LimitError(f"{mp.path}: {frames} frames is over the limit of {opts.max_frames} (--max-frames)")
     _refuse_huge(source, info, opts)
-    dec = media.Decoded(source, audio=opts.audio)
+    dec = media.Decoded(source, audio=opts.audio != "drop")
     tick = _throttle(progress)
 
     def each(i: int) -> None:

@@ -3,11 +3,27 @@ metadata), or say where it does not. See docs/audit.md."""
 
 from __future__ import annotations
 
+import sys
+import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 _AUDITOR: Any = None
+
+
+class _CallableModule(types.ModuleType):
+    """`unseen.audit(original, anonymised)` is the Python API's audit (unseen.api.audit). This
+    package has the same name, and importing it makes `unseen.audit` this module, hiding the
+    function: so the module itself answers the call."""
+
+    def __call__(self, original: Any, anonymised: Any, **kw: Any) -> Any:
+        from unseen.api import audit
+
+        return audit(original, anonymised, **kw)
+
+
+sys.modules[__name__].__class__ = _CallableModule
 
 
 @dataclass(frozen=True)

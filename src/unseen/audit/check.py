@@ -36,7 +36,8 @@ VIDEO_LARGE_THRESHOLD = 0.10
 @dataclass
 class Finding:
     """One risk. `check` is "face" (a face left visible), "reid" (the recogniser still matches the
-    original face), "metadata", or "mismatch" (the output does not correspond to the original).
+    original face), "speech" (a voice in the sound), "metadata", or "mismatch" (the output does
+    not correspond to the original).
     `box` is `[x1, y1, x2, y2]` in pixels of the upright output; `frame` is the video frame index."""
 
     check: str
@@ -214,6 +215,11 @@ class Auditor:
                 # C-contiguous as dlib needs it: FFmpeg pads the rows of some widths (854 px).
                 rgb_a = np.ascontiguousarray(media.upright_rgb(fa[1], a.info.turns))
                 rgb_b = np.ascontiguousarray(media.upright_rgb(fb[1], b.info.turns))
+                # An odd-sized video is written one column or row larger (4:2:0 needs even sizes),
+                # copying its painted edge: compared at the original's size.
+                h, w = rgb_a.shape[:2]
+                if 0 <= rgb_b.shape[0] - h <= 1 and 0 <= rgb_b.shape[1] - w <= 1:
+                    rgb_b = np.ascontiguousarray(rgb_b[:h, :w])
                 rep.height, rep.width = rgb_a.shape[:2]
                 found, compared, flat = self.frame(rgb_a, rgb_b, n)
                 rep.findings += found
@@ -228,6 +234,37 @@ class Auditor:
             rep.notes.append(f"sampled every {every}th frame ({rep.frames_checked} of {rep.frames_total})")
         if a.frames != b.frames:
             rep.notes.append(f"frame counts differ: original {a.frames}, output {b.frames}")
+        rep.findings += _voices(original, output)
+
+
+def _voices(original: Path, output: Path) -> list[Finding]:
+    """A voice identifies a person as a face does: speech left in the output's sound is a risk,
+    disguised or not (benchmarks/voice_disguise.py). Where the original has speech too, the
+    message says how close the output's voice still is to it (audit/voiceprint.py: compared
+    in memory, never stored), after an attacker's attempts to undo a disguise."""
+    from unseen.audit import voiceprint
+    from unseen.audit.speech import RATE, read_mono, speech_in
+
+    out = read_mono(output)
+    heard = speech_in(out)
+    if not heard.present:
+        return []
+    measured = ""
+    src = read_mono(original)
+    if speech_in(src).present:
+        start = int((heard.first or 0) * RATE)
+        m = voiceprint.compare(src[start:], out[start:])
+        measured = (
+            f"; voice similarity to the original {m.similarity:.2f}, {m.inverted:.2f} after trying to undo a "
+            f"disguise (one voice from {voiceprint.SAME_VOICE:.2f})"
+        )
+    return [
+        Finding(
+            "speech",
+            f"speech present: voices can identify people ({heard.seconds:.0f} s of speech heard, "
+            f"from {heard.first or 0:.1f} s{measured}); rerun with --audio drop",
+        )
+    ]
 
 
 def _union(a: Detections, b: Detections) -> Detections:

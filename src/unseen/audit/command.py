@@ -25,7 +25,8 @@ EPILOG = """examples:
   unseen run DCIM/ -o public/ --audit --json       anonymise and audit in one go
 checks: faces left (wholly or partly) unobscured, also those found by dlib HOG and OpenCV Haar
 (other families than the CenterFace plan), faces a recognition model (dlib ResNet) still matches
-with the original, and metadata left in.
+with the original, speech in a video's sound (voices identify people; with how close the voice is
+to the original's), and metadata left in.
 exit codes: 0 all clear, 3 a risk was found, 1 a file could not be checked, 2 bad usage"""
 
 
@@ -50,6 +51,7 @@ def pairs(original: Path, anonymised: Path) -> list[tuple[Path, Path]]:
     output may also carry unseen's `.unseen` tag, as when written beside the input, and a video
     written in another container has `.mp4` added: `clip.wmv` -> `clip.wmv.mp4`)."""
     from unseen.errors import UnseenError
+    from unseen.media.image import SUFFIX_OF
     from unseen.media.kind import kind
     from unseen.pipeline import discover, tagged
     from unseen.video import output_name
@@ -64,18 +66,20 @@ def pairs(original: Path, anonymised: Path) -> list[tuple[Path, Path]]:
     out = []
     for f in discover([original]).files:
         rel = f.relative_to(original.resolve()).as_posix()
-        name = output_name(rel) if kind(f) == "video" else rel
-        mirror = anonymised / name
-        if not mirror.exists() and (anonymised / tagged(name)).exists():
-            mirror = anonymised / tagged(name)
-        out.append((f, mirror))
+        # a photo whose name does not say its format has the format's suffix added (`IMG_0001.jpg`)
+        names = [output_name(rel)] if kind(f) == "video" else [rel, *(rel + s for s in sorted(set(SUFFIX_OF.values())))]
+        found = [m for n in names for m in (anonymised / n, anonymised / tagged(n)) if m.exists()]
+        out.append((f, found[0] if found else anonymised / names[0]))
     return out
 
 
-def run_audit(todo: list[tuple[Path, Path]], quiet: bool, every: int | None = None) -> list[FileAudit]:
+def run_audit(
+    todo: list[tuple[Path, Path]], quiet: bool, every: int | None = None, auditor: Auditor | None = None
+) -> list[FileAudit]:
+    """Audit each pair with `auditor` (or a new one: its models take a few seconds to load)."""
     from unseen.progress import Reporter
 
-    auditor = Auditor(every=every)
+    auditor = auditor or Auditor(every=every)
     audits = []
     with Reporter(quiet=quiet) as rep:
         rep.start("auditing", len(todo))
@@ -100,12 +104,13 @@ def handle(args: argparse.Namespace) -> int:
     if args.every is not None and args.every < 1:
         print("unseen audit: --every must be 1 or more", file=sys.stderr)
         return EXIT_USAGE
+    from unseen.api import audit
+
     try:
-        todo = pairs(args.original, args.anonymised)
+        audits = audit(args.original, args.anonymised, every=args.every, show_progress=not args.json).files
     except UnseenError as e:
         print(f"unseen audit: {e}", file=sys.stderr)
         return EXIT_USAGE
-    audits = run_audit(todo, args.json, args.every)
     _print(audits, args.json)
     if args.html:
         report.write_html(audits, args.html)

@@ -3,8 +3,9 @@
 Photos are read twice: through Pillow/pillow-heif (EXIF, GPS, XMP, IPTC, ICC, comments,
 thumbnails, depth/auxiliary images, extra frames) and byte by byte for JPEG, PNG and WebP, so a
 segment or chunk Pillow ignores (or data appended after the image, as in motion photos) is still
-seen. Videos are read with PyAV: container and stream tags, and any subtitle, data or attachment
-stream. Technical tags that every muxer writes (brand, encoder name, handler) are not reported.
+seen. Videos are read with PyAV: container and stream tags, tags inside audio codec headers (a
+Vorbis comment, FLAC comment and picture blocks: media.audio), and any subtitle, data or
+attachment stream. Technical tags that every muxer writes (brand, encoder name, handler) are not reported.
 """
 
 from __future__ import annotations
@@ -213,6 +214,8 @@ def _webp_chunks(data: bytes) -> list[MetaFinding]:
 def scan_video(path: Path) -> list[MetaFinding]:
     import av
 
+    from unseen.media.audio import header_tags
+
     out: list[MetaFinding] = []
     try:
         with av.open(str(path)) as c:
@@ -220,6 +223,10 @@ def scan_video(path: Path) -> list[MetaFinding]:
             for s in c.streams:
                 where = f"stream {s.index} ({s.type})"
                 out += _tags(s.metadata, where)
+                if s.type == "audio" and s.codec_context is not None:
+                    codec, header = s.codec_context.name, bytes(s.codec_context.extradata or b"")
+                    for tag in header_tags(codec, header):
+                        out.append(MetaFinding("tag", f"{where}: {codec} codec header carries {tag}"))
                 if s.type not in ("video", "audio"):
                     out.append(MetaFinding(f"{s.type} stream", f"{where}: a {s.type} stream (can hold text, GPS)"))
                 elif s.type == "video" and s.disposition & av.stream.Disposition.attached_pic:

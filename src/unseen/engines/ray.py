@@ -223,13 +223,13 @@ def _use_cuda(detector: Any) -> None:
 
     if "CUDAExecutionProvider" not in ort.get_available_providers():
         return
-    from unseen.detect.centerface import model_bytes
+    from unseen.detect.centerface import model_bytes, new_session
 
     base = getattr(detector, "base", detector)
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
     providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    base.session = ort.InferenceSession(model_bytes(), opts, providers=providers)
+    base.session = new_session(model_bytes(), opts, providers)
 
 
 def _start_ray(address: str | None, workers: int | None) -> bool:
@@ -239,6 +239,7 @@ def _start_ray(address: str | None, workers: int | None) -> bool:
     if ray.is_initialized():
         return False
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local instance bound to this machine
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # Ray reports cluster usage to its makers otherwise
     kwargs: dict[str, Any] = {"log_to_driver": False, "configure_logging": False}
     if address is None:
         kwargs |= {

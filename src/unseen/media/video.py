@@ -7,7 +7,8 @@ What a caller must know:
   player shows it the same way, and the plan's boxes are in upright pixels).
 - The output is built from scratch: a new container with no container or stream metadata, the
   re-encoded video and, if asked, the audio streams (packets copied unchanged where the output
-  container accepts the codec, re-encoded to AAC/Opus otherwise). Subtitle, data (GPS telemetry),
+  container accepts the codec and its codec header can be rebuilt without tags (media.audio),
+  re-encoded to AAC/Opus otherwise). Subtitle, data (GPS telemetry),
   attachment and cover-art streams are never written.
 - Timestamps: every output frame keeps its source `pts` in the source stream's time base, so
   frame count, duration and variable frame rate survive.
@@ -31,6 +32,7 @@ import numpy as np
 from av.video.reformatter import ColorRange, Colorspace, VideoReformatter
 
 from unseen.errors import MediaError
+from unseen.media.audio import clean_header
 from unseen.obscure.base import Yuv420
 
 # Output suffix -> PyAV muxer. Suffixes not listed are written as MP4 (the output name changes).
@@ -47,6 +49,7 @@ MUXERS: dict[str, str] = {
 }
 FALLBACK_SUFFIX = ".mp4"
 TS_AUDIO = frozenset({"aac", "mp2", "mp3", "ac3", "eac3"})
+DISGUISE_RATE = 16_000  # Hz, mono: what --audio disguise works on (the output keeps its rate; above 8 kHz is lost)
 # H.273 matrix codes -> swscale's colorspaces (the rest are left to its default)
 _COLORSPACES = {1: Colorspace.ITU709, 4: Colorspace.FCC, 5: Colorspace.ITU601, 6: Colorspace.ITU601}
 _COLORSPACES |= {7: Colorspace.SMPTE240M, 9: Colorspace.BT2020}
@@ -102,7 +105,18 @@ class Colour:
         return _COLORSPACES.get(self.matrix)
 
 
+# What an RGB source (an animation: APNG, GIF, WebP) is written as: its colour tags describe
+# RGB samples, and copied onto the YUV output they made players read it as RGB (purple and green).
+FROM_RGB = Colour(full=False, matrix=1, primaries=1, trc=1)  # BT.709, the web's default
+
+
+def rgb_like(frame: Any) -> bool:
+    return bool(frame.format.is_rgb or frame.format.has_palette)
+
+
 def colour_of(frame: Any) -> Colour:
+    if rgb_like(frame):
+        return FROM_RGB
     full = frame.format.name.startswith("yuvj") or int(frame.color_range) == int(ColorRange.JPEG)
     return Colour(full, int(frame.colorspace), int(frame.color_primaries), int(frame.color_trc))
 
@@ -393,6 +407,7 @@ class Writer:
         time_base: Fraction,
         audio: list[Any],
         crf: int,
+        disguise: bool = False,
     ) -> None:
         fmt = MUXERS.get(suffix.lower(), "mp4")
         self.out = av.open(str(tmp), "w", format=fmt, container_options={"fflags": "+bitexact"})
@@ -404,11 +419,16 @@ class Writer:
         else:
             v = self.out.add_stream("libx264", rate=Fraction(info.fps).limit_denominator(100000))
             v.options = {"crf": str(crf), "preset": X264_PRESET, "a53cc": "0"}  # no captions carried
-        v.width, v.height = info.width, info.height
-        if info.sar != 1:
-            v.codec_context.sample_aspect_ratio = info.sar  # shown as wide as the source is
-        # 4:2:0 needs even sizes; an odd-sized video keeps its exact size in 4:4:4 instead.
-        v.pix_fmt = "yuv420p" if info.width % 2 == 0 and info.height % 2 == 0 else "yuv444p"
+        # 4:2:0 everywhere: 4:4:4 H.264 and VP9 play in few browsers and phones. H.264 4:2:0
+        # needs even sizes and its cropping works in steps of two pixels, so an odd-sized frame
+        # gets one more column or row copying its (painted) edge, and a pixel aspect ratio that
+        # shows it in the source's shape. VP9 takes odd sizes as they are.
+        self.pad = (0, 0) if fmt == "webm" else (info.width % 2, info.height % 2)
+        v.width, v.height = info.width + self.pad[0], info.height + self.pad[1]
+        sar = info.sar * Fraction(info.width * v.height, info.height * v.width)
+        if sar != 1:
+            v.codec_context.sample_aspect_ratio = sar  # shown as wide as the source is
+        v.pix_fmt = "yuv420p"
         self.colour = c = info.colour
         cc = v.codec_context
         cc.color_range = c.range
@@ -429,8 +449,19 @@ class Writer:
         for a in audio:
             out_a: Any
             name = a.codec_context.name
-            if name in supported and not (fmt == "mp4" and name.startswith("pcm_")):
+            # A copied stream keeps its codec header, which can hold tags (a Vorbis comment, a
+            # FLAC picture): it is copied rebuilt without them, or the audio is re-encoded.
+            header = bytes(a.codec_context.extradata or b"")
+            clean = clean_header(name, header)
+            if (
+                name in supported
+                and clean is not None
+                and not (fmt == "mp4" and name.startswith("pcm_"))
+                and not disguise
+            ):
                 out_a = self.out.add_stream_from_template(a)
+                if clean != header:
+                    out_a.codec_context.extradata = clean
                 self.audio_map[a.index] = (out_a, True)
             else:
                 codec = "libopus" if fmt == "webm" else "aac"
@@ -443,6 +474,10 @@ class Writer:
         v.metadata.clear()
         self.last_pts: int | None = None
         self.audio_next: dict[int, int] = {}  # input index -> pts of its next re-encoded sample
+        # --audio disguise: the whole track is needed to change the voice (kept as mono float).
+        self.held: dict[int, list[np.ndarray]] | None = {a.index: [] for a in audio} if disguise else None
+        self.held_start: dict[int, float] = {}  # seconds
+        self.held_resamplers: dict[int, Any] = {}
 
     def audio_packet(self, packet: Any) -> None:
         target = self.audio_map.get(packet.stream.index)
@@ -465,6 +500,9 @@ class Writer:
                     pts = max(0, round((frame.time or 0.0) * rate))
                 frame.pts, frame.time_base = pts, Fraction(1, rate)
                 self.audio_next[packet.stream.index] = pts + frame.samples
+                if self.held is not None:
+                    self._hold(packet.stream.index, frame, pts / rate)
+                    continue
                 self.out.mux(stream.encode(frame))
 
     def frame(self, picture: np.ndarray | Any | None, source: Any, index: int) -> None:
@@ -472,7 +510,11 @@ class Writer:
         array, or a painted VideoFrame (see yuv420), or None to re-encode `source` as it is
         (nothing to paint, no rotation: no RGB round trip at all)."""
         c, fmt = self.colour, self.video.pix_fmt
+        if (self.pad != (0, 0) or rgb_like(source)) and not isinstance(picture, np.ndarray):
+            picture = upright_rgb(source if picture is None else picture, 0)
         if isinstance(picture, np.ndarray):
+            if self.pad != (0, 0):  # from the painted frame: the copied edge holds no face left bare
+                picture = np.pad(picture, ((0, self.pad[1]), (0, self.pad[0]), (0, 0)), mode="edge")
             rgb = av.VideoFrame.from_ndarray(picture, format="rgb24")
             how = {"dst_colorspace": c.colorspace, "dst_color_range": c.range}
             frame = _reformat(rgb, format=fmt, src_color_range=ColorRange.JPEG, **how)
@@ -491,10 +533,45 @@ class Writer:
 
     def finish(self) -> None:
         self.out.mux(self.video.encode(None))
+        if self.held is not None:
+            self._disguised()
         for stream, copied in self.audio_map.values():
             if not copied:
                 self.out.mux(stream.encode(None))
         self.out.close()
+
+    def _hold(self, index: int, frame: Any, start: float) -> None:
+        """Keep a decoded frame of a track to disguise, as mono at DISGUISE_RATE: the voice
+        band is all there, and the transform costs a third of what it does at 48 kHz."""
+        assert self.held is not None
+        self.held_start.setdefault(index, start)
+        resampler = self.held_resamplers.setdefault(
+            index, av.AudioResampler(format="flt", layout="mono", rate=DISGUISE_RATE)
+        )
+        self.held[index] += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
+
+    def _disguised(self) -> None:
+        """Encode each held track with its voice disguised (unseen.voice; a new secret each)."""
+        from unseen.voice import disguise
+
+        assert self.held is not None
+        for index, chunks in self.held.items():
+            if index in self.held_resamplers:
+                chunks += [f.to_ndarray().reshape(-1) for f in self.held_resamplers[index].resample(None)]
+            if not chunks:
+                continue
+            stream = self.audio_map[index][0]
+            rate = DISGUISE_RATE
+            x = disguise(np.concatenate(chunks).astype(np.float32), rate)
+            pts = round(self.held_start.get(index, 0.0) * rate)
+            step = 1024
+            for s in range(0, len(x), step):
+                frame = av.AudioFrame.from_ndarray(
+                    np.ascontiguousarray(x[None, s : s + step]), format="flt", layout="mono"
+                )
+                frame.sample_rate = rate  # the encoder converts to its own rate and layout
+                frame.pts, frame.time_base = pts + s, Fraction(1, rate)
+                self.out.mux(stream.encode(frame))
 
     def abort(self) -> None:
         with contextlib.suppress(av.FFmpegError, OSError, ValueError):

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import html
+import os
+import shutil
 import sys
+import tempfile
+import threading
 import webbrowser
 from pathlib import Path
 from typing import Any
@@ -21,7 +26,10 @@ EPILOG = """examples:
 
 The plan is kept in DIR/.unseen/plan.json (or --plan) and every edit is saved at once, so a review
 can be closed and resumed. The page is served on 127.0.0.1 only, behind a random token, and makes
-no request to any other site. Keys: drag to add a region, Del delete, Ctrl+Z/Ctrl+Y undo/redo,
+no request to any other site; the browser is given a private file that leads to the page, never
+the address with its token (a command line is readable by every local user). If the browser cannot
+open files in the temporary folder (a sandboxed browser), set TMPDIR or use --no-browser.
+Keys: drag to add a region (Shift+drag or the centre grip moves one), Del delete, Ctrl+Z/Ctrl+Y undo/redo,
 P published/original, +/- zoom, 0 fit, N/B next/previous file, R reviewed, ? all keys.
 Stop with Ctrl+C or the page's Close button; closing the page stops it too."""
 
@@ -55,7 +63,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from unseen.review.server import Review, start
+    from unseen.review.server import start
+    from unseen.review.state import Review
 
     opts = Options(
         detector=args.preset, margin=args.margin, shape=args.shape, method=args.method, max_pixels=args.max_pixels
@@ -68,8 +77,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print(f"reviewing {review.root}\nplan: {review.plan_path}\nexport to: {review.output}")
     print(f"open: {server.url}\n(stop with Ctrl+C or the page's Close button)", flush=True)
-    if not args.no_browser:
-        webbrowser.open(server.url)
+    launcher = None if args.no_browser else open_browser(server.url)
+    if launcher is not None:
+        threading.Thread(target=_forget, args=(launcher, server.visited), daemon=True).start()
     server.watch()
     try:
         server.serve_forever(poll_interval=0.2)
@@ -78,5 +88,43 @@ def run(args: argparse.Namespace) -> int:
     finally:
         server.server_close()
         review.close()
+        if launcher is not None:
+            shutil.rmtree(launcher.parent, ignore_errors=True)
     print(f"review stopped; plan saved in {review.plan_path}")
     return 0
+
+
+LAUNCH_WAIT_S = 120.0  # the launcher file is removed when the page first loads, or after this long
+
+
+def write_launcher(url: str) -> Path:
+    """A page that sends the browser on to `url`, readable by this user only (0600, in a fresh
+    0700 folder made by mkdtemp). The browser is given this file's name instead of `url`: a
+    program's command line is readable by every local user (/proc/PID/cmdline), the token with it."""
+    folder = Path(tempfile.mkdtemp(prefix="unseen-review-"))
+    page = folder / "open.html"
+    to = html.escape(url, quote=True)
+    text = (
+        "<!doctype html><meta charset=utf-8><meta name=referrer content=no-referrer>"
+        f'<meta http-equiv=refresh content="0; url={to}"><title>unseen review</title>'
+        f'<p>Opening the review page&hellip; <a href="{to}">open it</a> if nothing happens.</p>\n'
+    )
+    fd = os.open(page, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    return page
+
+
+def open_browser(url: str) -> Path:
+    """Open the review page through a launcher file (see `write_launcher`); returns the file.
+    In a thread: `webbrowser` waits for a $BROWSER command to exit, and a browser started that
+    way runs until it is closed, while the page needs the server answering."""
+    page = write_launcher(url)
+    threading.Thread(target=webbrowser.open, args=(page.as_uri(),), daemon=True, name="unseen-browser").start()
+    return page
+
+
+def _forget(page: Path, visited: threading.Event) -> None:
+    """Remove the launcher once the page has loaded (or nobody came): it holds the token."""
+    visited.wait(LAUNCH_WAIT_S)
+    shutil.rmtree(page.parent, ignore_errors=True)

@@ -16,6 +16,8 @@
     view: { scale: 1, ox: 0, oy: 0 }, original: null, preview: null, previewKey: "",
     drag: null, panTool: false, space: false, saving: 0, saveChain: Promise.resolve(),
     playing: false, exportState: "idle", loadToken: 0,
+    revs: {}, // path -> the file's revision on the server, named by every edit (stale ones are refused)
+    stale: "", // path of a file another tab changed: queued edits of it are dropped until it reloads
   };
 
   // ---------- server ----------
@@ -25,7 +27,7 @@
     };
     const res = await fetch("api/" + path, init);
     const data = await res.json().catch(() => ({}));
-    if (!res.ok) throw new Error(data.error || res.statusText);
+    if (!res.ok) throw Object.assign(new Error(data.error || res.statusText), { status: res.status });
     return data;
   }
   async function post(path, body) {
@@ -38,6 +40,7 @@
   }
   function say(text, bad) {
     $("message").textContent = text;
+    $("message").title = text;
     $("message").classList.toggle("bad", !!bad);
   }
   function setPending(n) {
@@ -46,15 +49,21 @@
     $("saved").textContent = n ? "saving…" : "all changes saved";
   }
 
-  // Saves are chained so that they reach the server in the order they were made.
+  // Saves are chained so that they reach the server in the order they were made. Each names the
+  // revision of the file it was made on (the one the previous save returned); the server refuses
+  // an edit made on an older revision (another tab saved since), and the file is then reloaded.
   function save(extra) {
     const index = S.index;
+    const path = S.files[index].path;
     const body = Object.assign({ regions: S.regions.map(clean) }, extra || {});
     if (S.detail && S.detail.kind === "video") body.whole_frames = S.whole;
     setPending(S.saving + 1);
     S.saveChain = S.saveChain.then(async () => {
       try {
+        if (S.stale === path) return; // made on the stale copy: refused anyway
+        body.revision = S.revs[path];
         const d = await api("file?i=" + index, body);
+        S.revs[path] = d.revision;
         if (index === S.index) { S.detail = d; S.previewKey = ""; }
         const f = S.files[index];
         if (f) { f.regions = d.regions; f.status = d.status; f.audit = d.audit; }
@@ -62,6 +71,10 @@
         if (S.published) loadPreview();
       } catch (e) {
         say("not saved: " + e.message, true);
+        if (e.status === 409) {
+          S.stale = path;
+          setTimeout(() => { if (S.files[S.index] && S.files[S.index].path === path) openFile(S.index); }, 0);
+        }
       } finally {
         setPending(S.saving - 1);
       }
@@ -152,6 +165,8 @@
     const token = ++S.loadToken;
     const d = await api("file?i=" + i);
     if (token !== S.loadToken) return;
+    S.revs[d.path] = d.revision;
+    if (S.stale === d.path) S.stale = "";
     S.index = i; S.detail = d; S.regions = d.plan.regions; S.whole = d.plan.whole_frames || [];
     S.sel = -1; S.undo = []; S.redo = []; S.lastEdit = null; S.frame = 0;
     S.original = null; S.preview = null; S.previewKey = "";
@@ -286,7 +301,11 @@
         ctx.strokeStyle = "rgba(255,211,61,.6)"; ctx.lineWidth = 1;
         ctx.strokeRect(a, b, e - a, f - b);
         ctx.fillStyle = "#ffd33d";
-        for (const [hx, hy] of handles(r.box)) ctx.fillRect(hx - HANDLE / 2, hy - HANDLE / 2, HANDLE, HANDLE);
+        for (const [hx, hy, name] of handles(r.box)) {
+          if (name !== "move") { ctx.fillRect(hx - HANDLE / 2, hy - HANDLE / 2, HANDLE, HANDLE); continue; }
+          ctx.beginPath(); ctx.arc(hx, hy, HANDLE * 0.9, 0, Math.PI * 2); ctx.fill();
+          ctx.strokeStyle = "#15171a"; ctx.lineWidth = 1.5; ctx.stroke();
+        }
       }
     }
     if (S.drag && S.drag.mode === "new") {
@@ -302,7 +321,8 @@
     const [a, b] = toView(box[0], box[1]);
     const [e, f] = toView(box[2], box[3]);
     const mx = (a + e) / 2, my = (b + f) / 2;
-    return [[a, b, "nw"], [mx, b, "n"], [e, b, "ne"], [e, my, "e"], [e, f, "se"], [mx, f, "s"], [a, f, "sw"], [a, my, "w"]];
+    return [[a, b, "nw"], [mx, b, "n"], [e, b, "ne"], [e, my, "e"], [e, f, "se"], [mx, f, "s"], [a, f, "sw"], [a, my, "w"],
+      [mx, my, "move"]];
   }
 
   // ---------- pointer ----------
@@ -338,21 +358,28 @@
       S.drag = { mode: "pan", start: [px, py], view: Object.assign({}, S.view) };
       return;
     }
+    // A drag on the picture always adds a region, even over another one (faces overlap). Moving
+    // needs the selected region's centre grip or Shift; resizing its corner and edge handles.
     const h = hit(px, py);
-    if (h) {
+    if (h && (h.handle || ev.shiftKey)) {
       S.sel = h.index;
-      S.drag = { mode: h.handle ? "resize" : "move", handle: h.handle, index: h.index, start: [px, py],
-        box: S.regions[h.index].box.slice(), before: snapshot(), moved: false };
+      S.drag = { mode: h.handle && h.handle !== "move" ? "resize" : "move", handle: h.handle, index: h.index,
+        start: [px, py], box: S.regions[h.index].box.slice(), before: snapshot(), moved: false };
     } else {
-      S.sel = -1;
-      S.drag = { mode: "new", start: [px, py], now: [px, py] };
+      S.drag = { mode: "new", start: [px, py], now: [px, py], under: h ? h.index : -1 };
     }
     draw(); updateButtons();
   });
   canvas.addEventListener("pointermove", (ev) => {
     const d = S.drag;
-    if (!d) return;
     const [px, py] = local(ev);
+    if (!d) {
+      const h = S.detail && !S.space && !S.panTool ? hit(px, py) : null;
+      canvas.style.cursor = !h ? "" : h.handle === "move" || (ev.shiftKey && !h.handle) ? "move"
+        : h.handle ? (/^[ns]$/.test(h.handle) ? "ns-resize" : /^[ew]$/.test(h.handle) ? "ew-resize"
+          : /^(nw|se)$/.test(h.handle) ? "nwse-resize" : "nesw-resize") : "";
+      return;
+    }
     if (d.mode === "pan") {
       S.view.ox = d.view.ox + px - d.start[0];
       S.view.oy = d.view.oy + py - d.start[1];
@@ -391,6 +418,9 @@
           change(() => { S.regions.push(r); S.sel = S.regions.length - 1; });
           say("region added");
         }
+      } else {
+        S.sel = d.under; // a click: select the region under the pointer (or none)
+        updateButtons();
       }
     } else if ((d.mode === "move" || d.mode === "resize") && d.moved) {
       const r = S.regions[d.index];
@@ -659,7 +689,8 @@
       bar.hidden = true;
       if (S.exportState !== job.state) {
         const fails = job.failed.map((f) => f.path + ": " + f.error).join("; ");
-        say(`${job.message}. Audit: ${job.audit || "not run"}${fails ? ". Failed: " + fails : ""}`, job.state === "failed");
+        const bad = job.state === "failed" || (job.changed || []).length > 0;
+        say(`${job.message}. Audit: ${job.audit || "not run"}${fails ? ". Failed: " + fails : ""}`, bad);
         document.body.dataset.audit = job.audit || "";
       }
     }

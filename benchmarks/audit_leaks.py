@@ -22,7 +22,7 @@ from PIL import Image
 from _common import DATA, need
 from unseen.audit.check import Auditor, Finding
 from unseen.obscure import coverage_mask, obscure
-from unseen.pipeline import regions_for
+from unseen.regions import photo_regions
 from widerface import load_gt
 
 
@@ -68,7 +68,7 @@ def main() -> None:
         rgb = np.asarray(Image.open(root / "images" / name).convert("RGB"))
         h, w = rgb.shape[:2]
         faces = gt[name]
-        regions = regions_for(auditor.plan(rgb), w, h)
+        regions = photo_regions(auditor.plan(rgb), w, h)
         mask = coverage_mask(regions, w, h)
         unprotected = [f for f in faces if covered(mask, f) < 0.9]
         found, _, _ = auditor.frame(rgb, jpeg(obscure(rgb, regions, "fill")))

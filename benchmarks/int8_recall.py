@@ -25,7 +25,7 @@ from _common import DATA, need
 from unseen.detect.centerface import CenterFace, _session, default_threads
 from unseen.detect.multiscale import MultiScale
 from unseen.obscure import coverage_mask
-from unseen.pipeline import DEFAULT_MARGIN, regions_for
+from unseen.regions import VIDEO, regions_for
 from widerface import BUCKET_NAMES, Tally, load_gt
 
 SETTINGS = [("float", 0.15), ("int8", 0.15), ("int8", 0.13), ("int8", 0.12), ("float", 0.12)]
@@ -55,7 +55,7 @@ def main() -> None:
         for s, det in dets.items():
             found = det.detect(small)
             found.boxes *= back
-            mask = coverage_mask(regions_for(found, w, h, DEFAULT_MARGIN, "box"), w, h)
+            mask = coverage_mask(regions_for(found, w, h, VIDEO.margin, VIDEO.shape), w, h)
             tallies[s].add(Path(name).stem, gt[name], mask, np.zeros((0, 5)), 0.0)
     t0 = tallies[SETTINGS[0]]
     print(f"\nWIDER FACE val, {len(names)} photos at 2/3 size ({int(t0.total.sum())} valid faces)\n")

@@ -38,8 +38,8 @@ from _common import DATA, Deface, need
 from unseen.audit.reid import _model_dir
 from unseen.detect.presets import make_detector
 from unseen.obscure import coverage_mask, obscure
-from unseen.pipeline import regions_for
 from unseen.plan import METHODS
+from unseen.regions import photo_regions
 
 
 def read_pairs(root: Path, limit: int | None) -> tuple[list[tuple[Path, Path]], list[tuple[Path, Path]]]:
@@ -102,7 +102,7 @@ def cross_check(same: list[tuple[Path, Path]], nums: list[int]) -> None:
         rgb, shape, box = prepared(a)
         h, w = rgb.shape[:2]
         d1 = Detections(np.array([box], np.float32), np.ones(1, np.float32), "centerface")
-        filled.append(emb.embed([obscure(rgb, regions_for(d1, w, h), "fill")], shape)[0])
+        filled.append(emb.embed([obscure(rgb, photo_regions(d1, w, h), "fill")], shape)[0])
         rgb_b, shape_b, _ = prepared(b)
         clean.append(emb.embed([rgb_b], shape_b)[0])
     print("Distance from `unseen fill` of pair i's first photo (rows) to pair j's second photo (columns)\n")
@@ -181,7 +181,7 @@ def main() -> None:
             from unseen.detect.base import Detections
 
             d1 = Detections(np.array([box], np.float32), np.ones(1, np.float32), "centerface")
-            regions = regions_for(d1, w, h)
+            regions = photo_regions(d1, w, h)
         else:
             no_face["unseen"] += 1
         outs += [obscure(rgb, regions, m) for m in METHODS]

@@ -38,8 +38,8 @@ from _common import DATA, Deface, need
 from reid import Embedder
 from unseen.detect.presets import make_detector
 from unseen.obscure import coverage_mask, obscure
-from unseen.pipeline import regions_for
 from unseen.plan import METHODS
+from unseen.regions import photo_regions
 from widerface import load_gt
 
 # `python benchmarks/reid.py`: largest distance at FAR 0.1% on LFW clean pairs (it moves a little
@@ -114,7 +114,7 @@ def main() -> None:
             print(f"  {k}/{len(names)} images, {len(ref)} faces, {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
         rgb = np.asarray(Image.open(root / "images" / name).convert("RGB"))
         h, w = rgb.shape[:2]
-        regions = regions_for(det.detect(rgb), w, h)
+        regions = photo_regions(det.detect(rgb), w, h)
         dets = deface.detect(rgb)
         outs = [obscure(rgb, regions, m) for m in METHODS]
         outs += [deface.anonymize(rgb, dets, "blur"), deface.anonymize(rgb, dets, "mosaic")]

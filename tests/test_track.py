@@ -7,8 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from unseen import video
-from unseen.pipeline import DEFAULT_MARGIN, DEFAULT_SHAPE, Options, region_for
+from unseen.pipeline import Options
 from unseen.plan import Region
+from unseen.regions import VIDEO, region_for
 from unseen.track import Tracker, fill
 
 W, H = 640, 480
@@ -158,9 +159,7 @@ def test_frames_handed_out_early_are_the_frames_of_the_whole_plan(seed: int, fra
     early += [r for rs in final.upto(frames, W, H).values() for r in rs]
     whole = fill(tracker.tracks, frames, s.lead, s.tail, W, H, links=tracker.links, camera=camera.offsets)
     planned = [
-        region_for(
-            i.box, i.score, W, H, DEFAULT_MARGIN, DEFAULT_SHAPE, "centerface" if i.detected else "track", f, i.track
-        )
+        region_for(i.box, i.score, W, H, VIDEO.margin, VIDEO.shape, "centerface" if i.detected else "track", f, i.track)
         for f in sorted(whole)
         for i in whole[f]
     ]

@@ -60,8 +60,11 @@ def options(**kw: Any) -> Options:
         (opts.audio in pipeline.AUDIO, f"audio must be one of {list(pipeline.AUDIO)}"),
         (opts.detector in PRESETS, f"preset must be one of {sorted(PRESETS)}"),
         (opts.method in plan_mod.METHODS, f"method must be one of {list(plan_mod.METHODS)}"),
-        (opts.shape in plan_mod.SHAPES, f"shape must be one of {list(plan_mod.SHAPES)}"),
-        (0 <= opts.margin <= 2, "margin must be between 0 and 2 (a share of the face box per side)"),
+        (opts.shape is None or opts.shape in plan_mod.SHAPES, f"shape must be one of {list(plan_mod.SHAPES)}"),
+        (
+            opts.margin is None or 0 <= opts.margin <= 2,
+            "margin must be between 0 and 2 (a share of the face box per side)",
+        ),
         (0 <= opts.crf <= 51, "crf must be between 0 and 51"),
         (opts.max_pixels >= 1 and opts.max_frames >= 1, "max_pixels and max_frames must be 1 or more"),
     ]

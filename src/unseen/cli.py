@@ -21,8 +21,9 @@ from unseen import __version__
 from unseen import plan as plan_mod
 from unseen.detect.presets import PRESETS
 from unseen.errors import PlanError, UnseenError
-from unseen.pipeline import AUDIO, DEFAULT_MARGIN, DEFAULT_SHAPE, LOW_SCORE_MARGIN, Options, Outcome
+from unseen.pipeline import AUDIO, Options, Outcome
 from unseen.progress import Reporter
+from unseen.regions import LOW_SCORE_MARGIN, PHOTO, VIDEO
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_RISK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -69,16 +70,17 @@ def _media_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--margin",
         type=float,
-        default=DEFAULT_MARGIN,
+        default=None,
         help=f"grow a confident face box by this share of its size per side, 1.5x upwards (default "
-        f"{DEFAULT_MARGIN}: covers hair line, ears, chin); less confident boxes, which are looser, "
+        f"{PHOTO.margin} in photos, {VIDEO.margin} in videos: covers hair line, ears, chin); less confident "
+        "boxes, which are looser, "
         f"get up to {LOW_SCORE_MARGIN} more",
     )
     g.add_argument(
         "--shape",
         choices=plan_mod.SHAPES,
-        default=DEFAULT_SHAPE,
-        help=f"region shape (default {DEFAULT_SHAPE}: covers the face box's corners at the least area)",
+        default=None,
+        help=f"region shape (default: {PHOTO.shape} in photos, a head's outline; {VIDEO.shape} in videos)",
     )
     g.add_argument(
         "--max-pixels",
@@ -237,8 +239,8 @@ def _refuse_plan_over_input(args: argparse.Namespace) -> None:
 def _options(args: argparse.Namespace) -> Options:
     return Options(
         detector=getattr(args, "preset", "default"),
-        margin=getattr(args, "margin", DEFAULT_MARGIN),
-        shape=getattr(args, "shape", DEFAULT_SHAPE),
+        margin=getattr(args, "margin", None),
+        shape=getattr(args, "shape", None),
         method=getattr(args, "method", None) or "fill",
         max_pixels=args.max_pixels,
         max_frames=getattr(args, "max_frames", 2_000_000),

@@ -11,24 +11,22 @@ import contextlib
 import hashlib
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from unseen.detect.base import Detections, Detector
+from unseen.detect.base import Detector
 from unseen.errors import MediaError, OutputError, UnseenError
 from unseen.media import image
 from unseen.media.kind import MEDIA_SUFFIXES, RAW_SUFFIXES, kind
 from unseen.obscure import coverage_mask, obscure
-from unseen.plan import MediaPlan, Plan, Region, Settings, expand, output_suffix_ok
+from unseen.plan import MediaPlan, Plan, Region, Settings, output_suffix_ok
+from unseen.regions import photo_regions, regions_for
 
-DEFAULT_MARGIN = 0.15
 TEXT_MARGIN = 0.1  # of a text line's box per side: the detector's box already hugs the letters
-LOW_SCORE_MARGIN = 0.35  # added to the margin of a box scored 0, in proportion to (1 - score)
-DEFAULT_SHAPE = "box"
 OUTPUT_TAG = ".unseen"
 AUDIO = ("keep", "drop", "disguise")  # what a video's sound becomes (see unseen.voice)
 
@@ -38,8 +36,8 @@ class Options:
     """Everything a user can set for scan and apply; one value passed down, not ten arguments."""
 
     detector: str = "default"
-    margin: float = DEFAULT_MARGIN
-    shape: str = DEFAULT_SHAPE
+    margin: float | None = None  # None: the kind's own (regions.PHOTO, regions.VIDEO)
+    shape: str | None = None
     method: str = "fill"
     max_pixels: int = image.DEFAULT_MAX_PIXELS
     max_frames: int = 2_000_000
@@ -64,56 +62,6 @@ class Outcome:
 
 
 Progress = Callable[[str, float, int], None]  # (file, fraction of that file done, frames done in it)
-
-
-def regions_for(
-    dets: Detections,
-    width: int,
-    height: int,
-    margin: float = DEFAULT_MARGIN,
-    shape: str = DEFAULT_SHAPE,
-    frame: int | None = None,
-    low_score_margin: float = LOW_SCORE_MARGIN,
-) -> list[Region]:
-    """Turn detector output into plan regions: margin added, clipped to the image."""
-    out = []
-    for box, score in zip(dets.boxes.tolist(), dets.scores.tolist(), strict=True):
-        r = region_for(box, score, width, height, margin, shape, dets.detector, frame, None, low_score_margin)
-        if r is not None:
-            out.append(r)
-    return out
-
-
-def region_for(
-    box: Sequence[float],
-    score: float,
-    width: int,
-    height: int,
-    margin: float,
-    shape: str,
-    detector: str,
-    frame: int | None = None,
-    track: int | None = None,
-    low_score_margin: float = LOW_SCORE_MARGIN,
-) -> Region | None:
-    """One detector box as a plan region, or None if nothing of it is inside the image.
-
-    `margin` is for a confident box; a box scored s gets `low_score_margin * (1 - s)` more,
-    because low scores come with loose boxes: on WIDER FACE, covering 90% of the true face
-    takes ~0.13 of the box per side at scores >= 0.8 but ~0.5 below 0.2."""
-    raw = (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
-    grown = expand(raw, margin + low_score_margin * (1 - min(max(score, 0.0), 1.0)), width, height)
-    if grown[2] - grown[0] < 1 or grown[3] - grown[1] < 1:
-        return None
-    return Region(
-        box=(round(grown[0], 1), round(grown[1], 1), round(grown[2], 1), round(grown[3], 1)),
-        shape=shape,
-        score=round(float(score), 4),
-        detector=detector,
-        raw_box=(round(raw[0], 1), round(raw[1], 1), round(raw[2], 1), round(raw[3], 1)),
-        frame=frame,
-        track=track,
-    )
 
 
 class Inputs(NamedTuple):
@@ -249,7 +197,7 @@ def scan_file(path: Path, rel: str, detector: Detector, opts: Options, progress:
         return video.scan(path, rel, rel, digest, detector, opts, progress)
     pic = image.read(path, opts.max_pixels)
     dets = detector.detect(pic.rgb)
-    regions = regions_for(dets, pic.width, pic.height, opts.margin, opts.shape)
+    regions = photo_regions(dets, pic.width, pic.height, opts.margin, opts.shape)
     if opts.text:
         regions += text_regions(pic.rgb)
     return MediaPlan(rel, image.output_name(rel, pic.format), "image", pic.width, pic.height, digest, regions)

@@ -32,8 +32,9 @@ from unseen.detect.multiscale import MultiScale
 from unseen.errors import LimitError, MediaError
 from unseen.media import video as media
 from unseen.obscure import METHODS, obscure
-from unseen.pipeline import Options, Progress, region_for
+from unseen.pipeline import Options, Progress
 from unseen.plan import MediaPlan, Region
+from unseen.regions import VIDEO, region_for
 from unseen.track import Track, Tracker, fill
 
 PROGRESS_EVERY_S = 0.25
@@ -236,11 +237,11 @@ class _Final:
         camera = self.camera.offsets
         filled = fill(self.tracks, stop, s.lead, s.tail, width, height, links=self.links, start=start, camera=camera)
         out: dict[int, list[Region]] = {}
-        opts = self.opts
+        margin, shape = VIDEO.resolve(self.opts.margin, self.opts.shape)
         for f in range(start, stop):
             for item in filled.get(f, ()):
                 name = self.name if item.detected else "track"
-                r = region_for(item.box, item.score, width, height, opts.margin, opts.shape, name, f, item.track)
+                r = region_for(item.box, item.score, width, height, margin, shape, name, f, item.track)
                 if r is not None:
                     out.setdefault(f, []).append(r)
         self.done = stop

@@ -91,8 +91,8 @@ class Auditor:
         from unseen.audit.reid import Reidentifier
         from unseen.detect.presets import make_detector
 
-        self.planner = make_detector("default")  # finds the faces of the original (what to compare)
-        self.video_planner = make_detector("default", large_threshold=VIDEO_LARGE_THRESHOLD)
+        self.planner = make_detector("default", verified=False)  # finds the faces of the original (what to compare)
+        self.video_planner = make_detector("default", large_threshold=VIDEO_LARGE_THRESHOLD, verified=False)
         self.residual = Residual()
         self.reid = Reidentifier() if reid else None
         self.every = every

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -11,11 +12,14 @@ import numpy as np
 @dataclass
 class Detections:
     """Faces found in one image: `boxes` is an (n, 4) float32 array of `[x1, y1, x2, y2]` in
-    pixels of the image passed in (upright); `scores` is (n,) in [0, 1]."""
+    pixels of the image passed in (upright); `scores` is (n,) in [0, 1]. `data` holds optional
+    per-box arrays of n rows that travel with the boxes: CenterFace's "landmarks" ((n, 10): x, y
+    of the eyes, nose tip and mouth corners, in the same pixels), MultiScale's "pass" (n,)."""
 
     boxes: np.ndarray
     scores: np.ndarray
     detector: str
+    data: dict[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
     def empty(cls, detector: str) -> Detections:
@@ -25,7 +29,21 @@ class Detections:
         return len(self.scores)
 
     def select(self, keep: np.ndarray) -> Detections:
-        return Detections(self.boxes[keep], self.scores[keep], self.detector)
+        data = {k: v[keep] for k, v in self.data.items()}
+        return Detections(self.boxes[keep], self.scores[keep], self.detector, data)
+
+    @classmethod
+    def concat(cls, parts: Sequence[Detections], detector: str) -> Detections:
+        """One Detections of all `parts`; `data` keeps the arrays every part has."""
+        if not parts:
+            return cls.empty(detector)
+        keys = set.intersection(*(set(p.data) for p in parts))
+        return cls(
+            np.concatenate([p.boxes for p in parts]),
+            np.concatenate([p.scores for p in parts]),
+            detector,
+            {k: np.concatenate([p.data[k] for p in parts]) for k in keys},
+        )
 
 
 class Detector(Protocol):
@@ -76,4 +94,5 @@ def nms(dets: Detections, iou: float = 0.4, union: float | None = None) -> Detec
         keep.append(i)
         kept.append(box)
         suppressed |= cluster
-    return Detections(np.array(kept, np.float32).reshape(-1, 4), scores[keep], dets.detector)
+    data = {k: v[order][keep] for k, v in dets.data.items()}  # the survivor's own (landmarks: the best box's)
+    return Detections(np.array(kept, np.float32).reshape(-1, 4), scores[keep], dets.detector, data)

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from unseen.detect.base import Detections, Detector, nms
+from unseen.detect.verify import Rechecker, Verifier
 
 TILE = 1280
 OVERLAP = 128
@@ -31,13 +32,18 @@ class MultiScale:
         large_threshold: float | None = None,
         large_side: float = 40.0,
         union: float | None = None,
+        threshold: float | None = None,
+        verifier: Verifier | None = None,
     ) -> None:
         """`scales` multiply a working size whose long side is at most `max_side` pixels, so a
         phone photo and a WIDER image cost about the same. The base detector's own threshold
         applies to small boxes; boxes at least `large_side` working pixels on their short side
         must reach `large_threshold`. Small crowd faces only ever score low, while low-scoring
         large boxes are mostly false alarms that would paint large areas. `union` is passed to
-        `nms`: the passes' boxes of one face are merged into the box that covers them all."""
+        `nms`: the passes' boxes of one face are merged into the box that covers them all.
+        With `threshold`, only boxes above it are merged into faces, while every box the base
+        detector returns (its own threshold is lower) is evidence for the `verifier`, which
+        takes a second look at the weak faces before they are painted."""
         self.base = base
         self.scales = tuple(scales)
         self.max_side = max_side
@@ -45,18 +51,25 @@ class MultiScale:
         self.large_threshold = large_threshold
         self.large_side = large_side
         self.union = union
+        self.threshold = threshold
+        self.verifier = verifier
         self.name = base.name
 
     def detect(self, rgb: np.ndarray) -> Detections:
-        return self.merge(self.candidates(rgb), rgb.shape[1], rgb.shape[0])
+        h, w = rgb.shape[:2]
+        found = self.candidates(rgb)
+        faces = self.merge(found if self.threshold is None else found.select(found.scores > self.threshold), w, h)
+        if self.verifier is not None and len(faces) and isinstance(self.base, Rechecker):
+            faces = faces.select(self.verifier.keep(rgb, found, faces, self.work(w, h), self.base))
+        return faces
 
     def candidates(self, rgb: np.ndarray) -> Detections:
         """Every pass's boxes over the base detector's threshold, in original pixels, unmerged."""
         h, w = rgb.shape[:2]
         found = [self._pass(rgb, self.work(w, h) * s, upsampled=s > 1) for s in self.scales]
-        return Detections(
-            np.concatenate([d.boxes for d in found]), np.concatenate([d.scores for d in found]), self.name
-        )
+        for k, d in enumerate(found):
+            d.data["pass"] = np.full(len(d), k, np.int8)
+        return Detections.concat(found, self.name)
 
     def work(self, width: int, height: int) -> float:
         """The working scale of a `width` x `height` image (1 or less)."""
@@ -66,17 +79,16 @@ class MultiScale:
         """Drop misshapen and weak large boxes, then merge the passes' boxes of each face. Split
         from `detect` so that benchmarks/widerface_frontier.py scores many settings on one
         set of candidates."""
-        boxes, scores = found.boxes, found.scores
+        boxes = found.boxes
         bw, bh = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
         # A face cut by the image border is legitimately narrow: the shape test spares it.
         at_border = (boxes[:, 0] <= 1) | (boxes[:, 1] <= 1) | (boxes[:, 2] >= w - 1) | (boxes[:, 3] >= h - 1)
         shaped = at_border | ((bh <= MAX_ASPECT * bw) & (bw <= MAX_ASPECT * bh))
-        boxes, scores = boxes[shaped], scores[shaped]
-        if self.large_threshold is not None and len(scores):
-            sides = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) * self.work(w, h)
-            keep = (sides < self.large_side) | (scores >= self.large_threshold)
-            boxes, scores = boxes[keep], scores[keep]
-        return nms(Detections(boxes, scores, self.name), self.nms_iou, self.union)
+        found = found.select(shaped)
+        if self.large_threshold is not None and len(found):
+            sides = np.minimum(found.boxes[:, 2] - found.boxes[:, 0], found.boxes[:, 3] - found.boxes[:, 1])
+            found = found.select((sides * self.work(w, h) < self.large_side) | (found.scores >= self.large_threshold))
+        return nms(found, self.nms_iou, self.union)
 
     def _pass(self, rgb: np.ndarray, factor: float, upsampled: bool = False) -> Detections:
         """Detect at `factor` x the original size. An upsampled pass keeps only the small faces
@@ -94,7 +106,10 @@ class MultiScale:
             dets = dets.select(sides <= UPSAMPLED_MAX_FACE)
         fx, fy = nw / w, nh / h
         boxes = dets.boxes / np.array([fx, fy, fx, fy], np.float32)
-        return Detections(boxes, dets.scores, dets.detector)
+        data = dict(dets.data)
+        if "landmarks" in data:
+            data["landmarks"] = data["landmarks"] / np.tile(np.array([fx, fy], np.float32), 5)
+        return Detections(boxes, dets.scores, dets.detector, data)
 
 
 def _tiled(base: Detector, img: np.ndarray) -> Detections:
@@ -107,7 +122,8 @@ def _tiled(base: Detector, img: np.ndarray) -> Detections:
         for x in range(0, max(1, w - OVERLAP), step):
             tile = img[y : y + TILE, x : x + TILE]
             d = base.detect(np.ascontiguousarray(tile))
-            parts.append(Detections(d.boxes + np.array([x, y, x, y], np.float32), d.scores, d.detector))
-    boxes = np.concatenate([p.boxes for p in parts])
-    scores = np.concatenate([p.scores for p in parts])
-    return Detections(boxes, scores, base.name)
+            data = dict(d.data)
+            if "landmarks" in data:
+                data["landmarks"] = data["landmarks"] + np.tile(np.array([x, y], np.float32), 5)
+            parts.append(Detections(d.boxes + np.array([x, y, x, y], np.float32), d.scores, d.detector, data))
+    return Detections.concat(parts, base.name)

@@ -15,7 +15,7 @@ from typing import Any
 
 from unseen import plan as plan_mod
 from unseen.detect.presets import PRESETS
-from unseen.pipeline import DEFAULT_MARGIN, DEFAULT_SHAPE, Options
+from unseen.pipeline import Options
 
 EPILOG = """examples:
   unseen review DCIM/                  scan what has no plan yet, open the page in the browser
@@ -53,10 +53,10 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--margin",
         type=float,
-        default=DEFAULT_MARGIN,
+        default=None,
         help="grow a confident face box by this share per side (see unseen run --help)",
     )
-    p.add_argument("--shape", choices=plan_mod.SHAPES, default=DEFAULT_SHAPE, help="shape of detected regions")
+    p.add_argument("--shape", choices=plan_mod.SHAPES, default=None, help="shape of detected regions")
     p.add_argument("--method", choices=plan_mod.METHODS, default="fill", help="how new plans paint faces")
     p.add_argument("--max-pixels", type=int, default=100_000_000, help="refuse images larger than this")
     p.set_defaults(handler=run)

@@ -17,7 +17,7 @@ from PIL import Image
 
 from tests.conftest import data
 from unseen.cli import main
-from unseen.engines.manifest import MANIFEST_NAME, read_records
+from unseen.engines.manifest import read_records, state_path
 
 DLIB = ("2008_001009.jpg", "2008_001322.jpg", "2008_002079.jpg", "2008_002470.jpg", "2008_002506.jpg")
 
@@ -45,7 +45,7 @@ def _run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict
 
 
 def _records(out: Path) -> dict:
-    return read_records(iter((out / MANIFEST_NAME).read_bytes().splitlines()))
+    return read_records(iter(state_path(os.path.abspath(out)).read_bytes().splitlines()))
 
 
 def test_rerun_skips_done_files_and_redoes_changed_ones(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -103,7 +103,7 @@ def test_killed_run_resumes_without_redoing_or_partial_files(
     for i, name in enumerate(DLIB * 3):  # 20 files: enough that the run is still busy when killed
         shutil.copyfile(data("dlib_faces", name), src / f"copy{i:02d}_{name}")
     total = len(list(src.rglob("*.jpg")))
-    manifest = out / MANIFEST_NAME
+    manifest = state_path(os.path.abspath(out))
     cmd = [sys.executable, "-m", "unseen.cli", "run", str(src), "-o", str(out), "--workers", "2", "--json"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -138,8 +138,8 @@ def test_second_run_on_same_output_is_refused_while_first_holds_it(tmp_path: Pat
     from unseen.engines.manifest import Manifest
     from unseen.errors import OutputError
 
-    with Manifest.in_folder(tmp_path), pytest.raises(OutputError, match="another unseen run"):
-        Manifest.in_folder(tmp_path)
+    with Manifest(str(tmp_path), tmp_path), pytest.raises(OutputError, match="another unseen run"):
+        Manifest(str(tmp_path), tmp_path)
 
 
 @pytest.fixture(scope="module")
@@ -191,24 +191,31 @@ def test_files_left_out_are_listed_for_folders_and_object_storage(tmp_path: Path
     assert [rel for _, rel, *_ in listed] == [f"sub/{DLIB[0]}"] and left == ["IMG_0001", "notes.txt"]
 
 
-def test_output_folder_inside_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """`run DIR -o DIR/public` twice: the outputs are not taken for new inputs on the rerun, and an
-    output path that is another input is refused rather than overwritten."""
-    src = _photos(tmp_path / "in", DLIB[:2])  # sub/A.jpg and B.jpg
-    shutil.copyfile(src / DLIB[1], src / "sub" / DLIB[1])  # the user's own photo where B's output would go
-    original = (src / "sub" / DLIB[1]).read_bytes()
-    code, first = _run_json(capsys, str(src), "-o", str(src / "sub"), "--workers", "1")
-    assert code == 1 and [f["path"] for f in first["failed_files"]] == [DLIB[1]]
-    assert "another input" in first["failed_files"][0]["error"]
-    assert (src / "sub" / DLIB[1]).read_bytes() == original
+def test_output_folder_inside_inputs_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`run DIR -o DIR/public` (or `-o DIR`): the next run would anonymise its own outputs, and
+    the folder published would hold originals. Refused in one line, exit 2, nothing written."""
+    src = _photos(tmp_path / "in", DLIB[:2])
+    before = sorted(p.relative_to(src).as_posix() for p in src.rglob("*"))
+    for out in (src / "public", src, src / "sub"):
+        assert main(["run", str(src), "-o", str(out), "--workers", "1"]) == 2
+        err = capsys.readouterr().err
+        assert "inside the input folder" in err and len(err.strip().splitlines()) == 1, err
+        assert sorted(p.relative_to(src).as_posix() for p in src.rglob("*")) == before
+    # a file named on the command line is not a folder walked: its own folder may hold the output
+    one = src / DLIB[1]
+    assert main(["run", str(one), "-o", str(src / "public"), "--workers", "1"]) == 0
+    assert (src / "public" / DLIB[1]).exists()
 
-    src = _photos(tmp_path / "in2", DLIB[:3])
-    public = src / "public"
-    code, first = _run_json(capsys, str(src), "-o", str(public), "--workers", "1")
-    assert code == 0 and first["done_now"] == 3
-    code, again = _run_json(capsys, str(src), "-o", str(public), "--workers", "1")
-    assert code == 0 and again["skipped"] == 3 and again["done_now"] == 0
-    assert not (public / "public").exists()
+
+def test_output_naming_a_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = _photos(tmp_path / "in", DLIB[:1])
+    taken = tmp_path / "notes.txt"
+    taken.write_text("mine")
+    for argv in (["run", str(src), "-o", str(taken)], ["run", str(src / "sub" / DLIB[0]), "-o", str(taken)]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "is a file, not a folder" in err and len(err.strip().splitlines()) == 1, err
+    assert taken.read_text() == "mine"
 
 
 # Two crowded WIDER photos on which one and two inference threads rounded differently: a box edge

@@ -279,8 +279,8 @@ def test_output_onto_inputs_refused(tmp_path: Path, face: Path, capsys) -> None:
     # the output folder is the input folder: every output would be its own input
     plan = tmp_path / "plan.json"
     assert cli.main(["scan", str(top), "--plan", str(plan)]) == cli.EXIT_OK
-    assert cli.main(["apply", str(plan), "-o", str(top)]) == cli.EXIT_FAILED
-    assert "overwrite" in capsys.readouterr().err
+    assert cli.main(["apply", str(plan), "-o", str(top)]) == cli.EXIT_USAGE
+    assert "the folder of the plan's inputs" in capsys.readouterr().err
     # a.jpg rendered into sub/ would replace the input sub/a.jpg
     assert cli.main(["apply", str(plan), "-o", str(top / "sub")]) == cli.EXIT_FAILED
     assert "overwrite another input" in capsys.readouterr().err
@@ -297,12 +297,18 @@ def test_output_onto_inputs_refused(tmp_path: Path, face: Path, capsys) -> None:
 
 
 def test_batch_engine_output_inside_inputs_keeps_inputs(tmp_path: Path, face: Path) -> None:
-    """`run DIR -o DIR/sub` with real photos in sub/: a.jpg's output would replace sub/a.jpg."""
+    """`run DIR -o DIR/sub` with real photos in sub/: a.jpg's output would replace sub/a.jpg.
+    The engine refuses an output folder inside the inputs (its API too), so nothing is written."""
+    from unseen.engines.local import run_local
+    from unseen.errors import UnseenError
+
     top = _tree(tmp_path / "in", face, ["a.jpg", "sub/a.jpg"])
     (top / "sub" / "a.jpg").write_bytes((top / "sub" / "a.jpg").read_bytes() + b"\0")  # a different photo
     before = _snapshot(top)
-    cli.main(["run", str(top), "-o", str(top / "sub"), "--workers", "1"])
-    _unchanged(before, top, allow_new="sub/")
+    assert cli.main(["run", str(top), "-o", str(top / "sub"), "--workers", "1"]) == cli.EXIT_USAGE
+    with pytest.raises(UnseenError, match="inside the input folder"):
+        run_local([top], top / "sub", Options(), 1, quiet=True)
+    _unchanged(before, top)
 
 
 def test_symlinks_out_of_tree_followed_only_when_asked(tmp_path: Path, face: Path, capsys) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import secrets
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -19,11 +20,13 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from unseen.detect.base import Detections, Detector
-from unseen.errors import MediaError, OutputError, UnseenError
+from unseen.errors import LimitError, MediaError, OutputError, PlanError, UnseenError
+from unseen.guard import Failed, guarded
+from unseen.limits import DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS, out_of_range
 from unseen.media import image
 from unseen.media.kind import MEDIA_SUFFIXES, RAW_SUFFIXES, kind
 from unseen.obscure import coverage_mask, obscure
-from unseen.plan import MediaPlan, Plan, Region, Settings, expand
+from unseen.plan import METHODS, SHAPES, MediaPlan, Plan, Region, Settings, check_media, expand
 
 DEFAULT_MARGIN = 0.15
 LOW_SCORE_MARGIN = 0.35  # added to the margin of a box scored 0, in proportion to (1 - score)
@@ -39,11 +42,25 @@ class Options:
     margin: float = DEFAULT_MARGIN
     shape: str = DEFAULT_SHAPE
     method: str = "fill"
-    max_pixels: int = image.DEFAULT_MAX_PIXELS
-    max_frames: int = 2_000_000
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_frames: int = DEFAULT_MAX_FRAMES
     audio: bool = True
     crf: int = 18
     follow_symlinks: bool = False
+
+    def __post_init__(self) -> None:
+        """Refuse a setting out of its range (unseen.limits) however Options was made (command
+        line, review, a plan's settings, the API): a negative margin would paint less than the
+        face, and nothing downstream would notice."""
+        from unseen.detect.presets import PRESETS
+
+        for name in ("margin", "max_pixels", "max_frames", "crf"):
+            why = out_of_range(name, getattr(self, name))
+            if why is not None:
+                raise UnseenError(f"{name.replace('_', '-')} {why}")
+        for name, allowed in (("shape", SHAPES), ("method", METHODS), ("detector", tuple(PRESETS))):
+            if getattr(self, name) not in allowed:
+                raise UnseenError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
 
 
 @dataclass
@@ -207,16 +224,6 @@ def input_paths(plan: Plan) -> frozenset[Path]:
     return frozenset(Path(os.path.abspath(root / m.path)) for m in plan.files)
 
 
-def unexpected(rel: str, e: Exception) -> str:
-    """One line for an error unseen did not foresee: which file, what, and what to do."""
-    if isinstance(e, OSError):
-        return f"{rel}: cannot read or write ({e.strerror or e}); check free space and permissions"
-    if isinstance(e, MemoryError):
-        return f"{rel}: out of memory; lower --max-pixels / --max-frames or free memory"
-    text = " ".join(str(e).split())[:200]
-    return f"{rel}: unexpected {type(e).__name__}: {text} (no output written; please report this bug)"
-
-
 def is_video(path: Path) -> bool:
     """Video by its name or content, or an animated GIF/PNG/WebP: a clip saved as an animation
     is decoded and written as video (`.mp4`), every frame obscured, rather than refused. A file
@@ -244,11 +251,22 @@ def scan_file(path: Path, rel: str, detector: Detector, opts: Options, progress:
     if is_video(path):
         from unseen import video
 
-        return video.scan(path, rel, out, digest, detector, opts, progress)
+        return plannable(video.scan(path, rel, out, digest, detector, opts, progress))
     pic = image.read(path, opts.max_pixels)
     dets = detector.detect(pic.rgb)
     regions = regions_for(dets, pic.width, pic.height, opts.margin, opts.shape)
-    return MediaPlan(rel, out, "image", pic.width, pic.height, digest, regions)
+    return plannable(MediaPlan(rel, out, "image", pic.width, pic.height, digest, regions))
+
+
+def plannable(media: MediaPlan) -> MediaPlan:
+    """`media`, refused (LimitError, this file only) if a plan could not hold it: what scan and
+    run record must load again in `apply`, a resumed run and the review."""
+    try:
+        check_media(media)
+    except PlanError as e:
+        why = f"a plan could not hold what was found in it ({e}); split the file and run unseen on the parts"
+        raise LimitError(f"{media.path}: {why}") from e
+    return media
 
 
 def scan(
@@ -353,7 +371,7 @@ def run_file(
     draft = MediaPlan(rel, video.output_name(rel), "video", 0, 0, sha256(path))
     dest = _destination(Plan(root=str(root), files=[draft], settings=settings), draft, out_dir, inputs)
     with _folders(dest), atomic_output(dest) as tmp:
-        media = video.run(path, rel, rel, draft.sha256, tmp, opts, progress)
+        media = plannable(video.run(path, rel, rel, draft.sha256, tmp, opts, progress))
     return media, dest
 
 
@@ -383,15 +401,13 @@ def _each_input(
     outcomes = []
     for path in files:
         rel = path.relative_to(root).as_posix()
-        try:
-            media, outcome = one(path, rel, root, every)
-            plan.files.append(media)
-            if outcome is not None:
-                outcomes.append(outcome)
-        except UnseenError as e:
-            outcomes.append(Outcome(rel, error=str(e)))
-        except Exception as e:  # one bad file must not stop the batch; say what it was
-            outcomes.append(Outcome(rel, error=unexpected(rel, e)))
+        done = guarded(rel, lambda: one(path, rel, root, every))  # noqa: B023 - called at once
+        if isinstance(done, Failed):
+            outcomes.append(Outcome(rel, error=done.error))
+        else:
+            plan.files.append(done[0])
+            if done[1] is not None:
+                outcomes.append(done[1])
         if progress:
             progress(rel, 1.0, 0)
     return plan, outcomes
@@ -433,13 +449,11 @@ def apply(plan: Plan, out_dir: Path | None, opts: Options, progress: Progress | 
     outcomes = []
     inputs = input_paths(plan)
     for media in plan.files:
-        try:
-            dest = apply_file(plan, media, out_dir, opts, progress, inputs=inputs)
+        dest = guarded(media.path, lambda: apply_file(plan, media, out_dir, opts, progress, inputs=inputs))  # noqa: B023
+        if isinstance(dest, Failed):
+            outcomes.append(Outcome(media.path, error=dest.error))
+        else:
             outcomes.append(Outcome(media.path, str(dest), len(media.regions)))
-        except UnseenError as e:
-            outcomes.append(Outcome(media.path, error=str(e)))
-        except Exception as e:  # disk full, permission denied, a decoder bug: this file only
-            outcomes.append(Outcome(media.path, error=unexpected(media.path, e)))
         if progress:
             progress(media.path, 1.0, 0)
     return outcomes
@@ -454,18 +468,58 @@ def _current_umask() -> int:
 _UMASK = _current_umask()
 
 
+# Every temporary output this process writes ends in `.TAG.part`. A batch records its tag in its
+# resume state (engines.manifest) and hands it to its workers, so that a later run into the same
+# folder removes the temporaries a killed run left, and nothing else: not a file of the user's
+# that happens to be named like one, not the temporary of a run still writing.
+_temp_tag = secrets.token_hex(8)
+
+
+def temp_tag() -> str:
+    """The tag this process's temporary outputs carry."""
+    return _temp_tag
+
+
+def set_temp_tag(tag: str) -> None:
+    """Take the batch's tag (a worker process, in its initializer)."""
+    global _temp_tag
+    _temp_tag = tag
+
+
+def is_temporary(name: str, tags: set[str]) -> bool:
+    """A temporary output written under one of `tags` (see atomic_output)."""
+    return name.startswith(".") and name.endswith(".part") and name.rsplit(".", 2)[-2] in tags
+
+
+def check_output_folder(out: Path, inputs: Sequence[Path]) -> None:
+    """Refuse (UnseenError) an output folder that is a file, or that is or lies inside an input
+    folder: its outputs would be taken for inputs by the next run and anonymised again, and a
+    folder the user publishes would hold the originals."""
+    if out.exists() and not out.is_dir():
+        raise UnseenError(f"-o {out}: is a file, not a folder; give a folder for the outputs")
+    real = out.resolve()
+    for p in inputs:
+        if p.is_dir() and real.is_relative_to(p.resolve()):
+            raise UnseenError(
+                f"-o {out}: is inside the input folder {p}; the next run would take the outputs for inputs: "
+                "choose an output folder outside the inputs"
+            )
+
+
 class atomic_output:
     """Context manager yielding a temporary path beside `dest`; renamed to `dest` only on success.
 
-    The temporary name starts with a dot and ends in `.part`, so a crash leaves at worst a
-    hidden `.part` file, never a partial file under the final name."""
+    The temporary name starts with a dot and ends in `.TAG.part` (temp_tag), so a crash leaves
+    at worst a hidden `.part` file, never a partial file under the final name, and the run that
+    sweeps it knows it was unseen's."""
 
     def __init__(self, dest: Path) -> None:
         self.dest = dest
+        suffix = f"{dest.suffix}.{_temp_tag}.part"
         for attempt in range(3):
             dest.parent.mkdir(parents=True, exist_ok=True)
             try:
-                fd, name = tempfile.mkstemp(prefix=f".{dest.stem[:40]}.", suffix=f"{dest.suffix}.part", dir=dest.parent)
+                fd, name = tempfile.mkstemp(prefix=f".{dest.stem[:40]}.", suffix=suffix, dir=dest.parent)
                 break
             except FileNotFoundError:  # a sibling worker's failed file removed the empty folder just now
                 if attempt == 2:

@@ -14,6 +14,8 @@ from typing import Any
 
 from unseen.audit import report
 from unseen.audit.check import Auditor, FileAudit
+from unseen.guard import Failed, guarded
+from unseen.limits import arg_type
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_RISK = 0, 1, 2, 3
 
@@ -41,7 +43,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("anonymised", type=Path, metavar="ANONYMISED", help="its anonymised file or mirrored folder")
     p.add_argument("--json", action="store_true", help="print results as JSON on stdout")
     p.add_argument("--html", type=Path, metavar="REPORT.html", help="also write an HTML report (outputs only)")
-    p.add_argument("--every", type=int, metavar="N", help="audit every Nth video frame (default: 2 per second)")
+    p.add_argument(
+        "--every", type=arg_type("every"), metavar="N", help="audit every Nth video frame (default: 2 per second)"
+    )
     p.set_defaults(handler=handle)
 
 
@@ -75,7 +79,10 @@ def pairs(original: Path, anonymised: Path) -> list[tuple[Path, Path]]:
 def run_audit(todo: list[tuple[Path, Path]], quiet: bool, every: int | None = None) -> list[FileAudit]:
     from unseen.progress import Reporter
 
-    auditor = Auditor(every=every)
+    auditor = guarded("the audit", lambda: Auditor(every=every))
+    if isinstance(auditor, Failed):  # its models cannot be loaded: every file is unchecked, not clear
+        why = auditor.error
+        return [FileAudit(str(orig), str(out), error=f"{out}: not audited: {why}") for orig, out in todo]
     audits = []
     with Reporter(quiet=quiet) as rep:
         rep.start("auditing", len(todo))
@@ -97,9 +104,6 @@ def exit_code(audits: list[FileAudit]) -> int:
 def handle(args: argparse.Namespace) -> int:
     from unseen.errors import UnseenError
 
-    if args.every is not None and args.every < 1:
-        print("unseen audit: --every must be 1 or more", file=sys.stderr)
-        return EXIT_USAGE
     try:
         todo = pairs(args.original, args.anonymised)
     except UnseenError as e:
@@ -107,11 +111,16 @@ def handle(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     audits = run_audit(todo, args.json, args.every)
     _print(audits, args.json)
+    code = exit_code(audits)
     if args.html:
-        report.write_html(audits, args.html)
+        try:
+            report.write_html(audits, args.html)
+        except OSError as e:
+            print(f"error: {args.html}: cannot write the report ({e.strerror or e})", file=sys.stderr)
+            return max(code, EXIT_FAILED)
         if not args.json:
             print(f"report: {args.html}")
-    return exit_code(audits)
+    return code
 
 
 def _print(audits: list[FileAudit], as_json: bool) -> None:

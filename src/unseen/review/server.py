@@ -38,6 +38,7 @@ from PIL import Image
 
 from unseen import plan as plan_mod
 from unseen.errors import PlanError, UnseenError
+from unseen.guard import Failed, guarded
 from unseen.media import image
 from unseen.media.video import at_size, open_video, video_stream
 from unseen.obscure import obscure
@@ -260,10 +261,9 @@ class Review:
             def progress(_: str, fraction: float, frames: int) -> None:
                 job.fraction = fraction
 
-            try:
-                media = scan_file(p, rel, detector, self.opts, progress)
-            except UnseenError as e:
-                self.scan_failed[rel] = str(e)
+            media = guarded(rel, lambda: scan_file(p, rel, detector, self.opts, progress))  # noqa: B023
+            if isinstance(media, Failed):
+                self.scan_failed[rel] = media.error
             else:
                 with self.lock:
                     self.plan.files.append(media)
@@ -423,12 +423,12 @@ class Review:
                 def progress(_: str, fraction: float, frames: int) -> None:
                     job.fraction = fraction
 
-                try:
-                    dest = apply_file(plan, media, self.output, opts, progress)
+                dest = guarded(media.path, lambda: apply_file(plan, media, self.output, opts, progress))  # noqa: B023
+                if isinstance(dest, Failed):
+                    outcomes.append(Outcome(media.path, error=dest.error))
+                    job.failed.append({"path": media.path, "error": dest.error})
+                else:
                     outcomes.append(Outcome(media.path, str(dest), len(media.regions)))
-                except UnseenError as e:
-                    outcomes.append(Outcome(media.path, error=str(e)))
-                    job.failed.append({"path": media.path, "error": str(e)})
                 job.done += 1
             with self.lock:
                 for o in outcomes:

@@ -160,8 +160,9 @@ def discover(inputs: list[Path], follow_symlinks: bool = False) -> Inputs:
             files.append(p)
             continue
         for f in _walk(p, follow_symlinks):
-            # Only a regular file is looked into: opening a named pipe would wait forever.
-            if f.suffix.lower() in MEDIA_SUFFIXES or (f.is_file() and kind(f) is not None):
+            # Only a regular file is taken: opening a named pipe (even one called x.jpg) would
+            # wait forever; a link to nothing is left out (and listed), not a failure.
+            if f.is_file() and (f.suffix.lower() in MEDIA_SUFFIXES or kind(f) is not None):
                 files.append(f)
             else:
                 left_out.append(f)
@@ -228,6 +229,8 @@ def is_video(path: Path) -> bool:
     """Video by its name or content, or an animated GIF/PNG/WebP: a clip saved as an animation
     is decoded and written as video (`.mp4`), every frame obscured, rather than refused. A file
     that is neither photo nor video is refused here, with the reason."""
+    if not path.is_file():  # a named pipe would block the first read for ever
+        raise MediaError(f"{path}: not a regular file (a folder, a pipe, a device or a broken link)")
     found = kind(path)
     if found is None and path.suffix.lower() in RAW_SUFFIXES:
         raise MediaError(f"{path}: a camera RAW file; develop it to JPEG or TIFF first and run unseen on that")
@@ -246,9 +249,10 @@ def tagged(rel: str) -> str:
 
 def scan_file(path: Path, rel: str, detector: Detector, opts: Options, progress: Progress | None = None) -> MediaPlan:
     """Detect faces in one file and return its plan entry (nothing is written)."""
+    video_file = is_video(path)  # first: it refuses what is not a regular file, which sha256 would wait on
     digest = sha256(path)
     out = rel
-    if is_video(path):
+    if video_file:
         from unseen import video
 
         return plannable(video.scan(path, rel, out, digest, detector, opts, progress))
@@ -511,26 +515,30 @@ class atomic_output:
 
     The temporary name starts with a dot and ends in `.TAG.part` (temp_tag), so a crash leaves
     at worst a hidden `.part` file, never a partial file under the final name, and the run that
-    sweeps it knows it was unseen's."""
+    sweeps it knows it was unseen's. An OS error about the temporary or the output (a full disk,
+    a read-only folder, a folder where the file should go) is an OutputError naming the output,
+    not the temporary the user never asked for."""
 
     def __init__(self, dest: Path) -> None:
         self.dest = dest
         suffix = f"{dest.suffix}.{_temp_tag}.part"
         for attempt in range(3):
-            dest.parent.mkdir(parents=True, exist_ok=True)
             try:
+                dest.parent.mkdir(parents=True, exist_ok=True)
                 fd, name = tempfile.mkstemp(prefix=f".{dest.stem[:40]}.", suffix=suffix, dir=dest.parent)
                 break
-            except FileNotFoundError:  # a sibling worker's failed file removed the empty folder just now
+            except FileNotFoundError as e:  # a sibling worker's failed file removed the empty folder just now
                 if attempt == 2:
-                    raise
+                    raise self._cannot(e) from e
+            except OSError as e:
+                raise self._cannot(e) from e
         os.close(fd)
         self.tmp = Path(name)
 
     def __enter__(self) -> Path:
         return self.tmp
 
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         try:
             if exc_type is None:
                 if self.tmp.stat().st_size == 0:
@@ -539,5 +547,12 @@ class atomic_output:
                     os.fsync(f.fileno())
                 os.chmod(self.tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs are for sharing
                 os.replace(self.tmp, self.dest)
+        except OSError as e:
+            raise self._cannot(e) from e
         finally:  # also on Ctrl-C during fsync/rename
             self.tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and {exc.filename, exc.filename2} & {str(self.tmp), str(self.dest)}:
+            raise self._cannot(exc) from exc
+
+    def _cannot(self, e: OSError) -> OutputError:
+        return OutputError(f"{self.dest}: cannot write ({e.strerror or e}); check free space and permissions")

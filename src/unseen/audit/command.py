@@ -87,7 +87,7 @@ def run_audit(todo: list[tuple[Path, Path]], quiet: bool, every: int | None = No
     with Reporter(quiet=quiet) as rep:
         rep.start("auditing", len(todo))
         for orig, out in todo:
-            if not out.exists():
+            if not out.is_file():  # missing, or not a regular file (a pipe would block the read)
                 audits.append(FileAudit(str(orig), str(out), error=f"{out}: no anonymised file for {orig}"))
             else:
                 audits.append(auditor.pair(orig, out))

@@ -11,7 +11,7 @@ from typing import Any
 from unseen import plan as plan_mod
 from unseen.detect.presets import PRESETS
 from unseen.limits import DEFAULT_MAX_PIXELS, arg_type
-from unseen.pipeline import DEFAULT_MARGIN, DEFAULT_SHAPE, Options, check_output_folder
+from unseen.pipeline import DEFAULT_MARGIN, DEFAULT_SHAPE, Options
 
 EPILOG = """examples:
   unseen review DCIM/                  scan what has no plan yet, open the page in the browser
@@ -63,8 +63,6 @@ def run(args: argparse.Namespace) -> int:
     opts = Options(
         detector=args.preset, margin=args.margin, shape=args.shape, method=args.method, max_pixels=args.max_pixels
     )
-    if args.output is not None:
-        check_output_folder(args.output, [args.target])  # the export must not land among the reviewed files
     review = Review(args.target, args.plan, args.output, opts)
     try:
         server = start(review, args.port)

@@ -200,3 +200,25 @@ def test_animated_webp_canvas_over_max_pixels_refused_before_decoding(tmp_path: 
     assert "11000x11000 frames are 121 megapixels, over the limit of 100" in proc.stderr
     assert peak_mib < 900, f"{peak_mib:.0f} MiB: the canvas was composed"  # one frame alone is 1 GiB
     assert seconds < 60
+
+
+def test_more_files_than_a_plan_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An archive of more files than a plan holds (1,000,000; lowered to 1 here): `scan` wrote a
+    plan `apply` refused, after all the work, and `run -o` ended in exit 2 (its summary was built
+    as a plan). Now scan refuses up front, run -o finishes, and only --plan is refused, in a line."""
+    src = tmp_path / "in"
+    src.mkdir()
+    face = next(iter(sorted(data("lfw", "images", "Aaron_Sorkin").iterdir())))
+    for name in ("a.jpg", "b.jpg"):
+        shutil.copyfile(face, src / name)
+    monkeypatch.setattr(plan, "MAX_FILES", 1)
+    plan_file = tmp_path / "plan.json"
+    assert cli.main(["scan", str(src), "--plan", str(plan_file)]) == cli.EXIT_USAGE
+    assert "more than a plan holds" in capsys.readouterr().err and not plan_file.exists()
+    out = tmp_path / "out"
+    assert cli.main(["run", str(src), "-o", str(out), "--workers", "1"]) == cli.EXIT_OK
+    assert cli.main(["run", str(src), "-o", str(out), "--workers", "1", "--plan", str(plan_file)]) == cli.EXIT_FAILED
+    assert "more than a plan holds" in capsys.readouterr().err and not plan_file.exists()
+    assert _tree(out) == ["a.jpg", "b.jpg"]

@@ -200,6 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("run", "scan") and args.plan is not None:
             _refuse_plan_over_input(args)
             _writable_plan(args.plan)
+        if args.command == "scan" and args.plan is None and not args.json:
+            _writable_plan(Path("unseen-plan.json"))
         if args.command == "run":
             return _run(args)
         if args.command == "scan":
@@ -269,6 +271,10 @@ def _writable_plan(plan: Path) -> None:
 def _save_plan(plan: Any, path: Path) -> bool:
     """Save the plan; an OS error (the disk filled, the folder went) is one `error:` line and
     False, after the outputs were reported: they are written, the plan is what is missing."""
+    if len(plan.files) > plan_mod.MAX_FILES:
+        too_many = f"{len(plan.files)} files is more than a plan holds ({plan_mod.MAX_FILES})"
+        print(f"error: {path}: {too_many}; not saved", file=sys.stderr)
+        return False
     try:
         plan.save(path)
     except OSError as e:
@@ -297,6 +303,11 @@ def _scan(args: argparse.Namespace) -> int:
 
     opts = _options(args)
     found = discover(args.inputs, opts.follow_symlinks)
+    if len(found.files) > plan_mod.MAX_FILES:  # apply would refuse the plan: refused before the work
+        raise UnseenError(
+            f"{len(found.files)} photos and videos is more than a plan holds ({plan_mod.MAX_FILES}); "
+            "scan the folders one at a time"
+        )
     with Reporter(quiet=args.json) as reporter:
         reporter.start("scanning", len(found.files))
         plan, failures = scan(args.inputs, make_detector(opts.detector), opts, reporter.update)

@@ -268,8 +268,7 @@ def plannable(media: MediaPlan) -> MediaPlan:
     try:
         check_media(media)
     except PlanError as e:
-        why = f"a plan could not hold what was found in it ({e}); split the file and run unseen on the parts"
-        raise LimitError(f"{media.path}: {why}") from e
+        raise LimitError(f"{media.path}: cannot be recorded in a plan ({e}); no output written") from e
     return media
 
 

@@ -193,15 +193,13 @@ class Summary:
         return len(self.done) / self.seconds if self.seconds > 0 else 0.0
 
     def plan(self) -> Plan:
-        """The plan of every output in the folder (done now or reused), as `unseen scan` would."""
-        files: list[dict[str, Any]] = [r.media for r in self.done + self.skipped if r.media is not None]
-        raw = {
-            "schema": Plan(root=self.root).schema,
-            "root": self.root,
-            "settings": {"method": self.opts.method, "detector": self.opts.detector},
-            "files": sorted(files, key=lambda f: f["path"]),
-        }
-        return from_json(raw, "manifest")
+        """The plan of every output in the folder (done now or reused), as `unseen scan` would.
+        Each entry was validated when it was made or reused (manifest.candidate), one by one:
+        a batch larger than a plan file holds still reports and audits (only --plan refuses)."""
+        recs = sorted((r for r in self.done + self.skipped if r.media is not None), key=lambda r: r.path)
+        files = [m for m in (media_of(r) for r in recs) if m is not None]
+        settings = Settings(method=self.opts.method, detector=self.opts.detector)
+        return Plan(root=self.root, files=files, settings=settings)
 
     def outcomes(self, out_dir: str) -> list[Outcome]:
         ok = [Outcome(r.path, _join(out_dir, r.output or ""), r.regions) for r in self.done + self.skipped]

@@ -202,6 +202,9 @@ def test_output_folder_inside_inputs_is_refused(tmp_path: Path, capsys: pytest.C
         err = capsys.readouterr().err
         assert "inside the input folder" in err and len(err.strip().splitlines()) == 1, err
         assert sorted(p.relative_to(src).as_posix() for p in src.rglob("*")) == before
+    # an output folder that holds the inputs would publish the originals with the outputs
+    assert main(["run", str(src), "-o", str(tmp_path), "--workers", "1"]) == 2
+    assert "holds the input" in capsys.readouterr().err
     # a file named on the command line is not a folder walked: its own folder may hold the output
     one = src / DLIB[1]
     assert main(["run", str(one), "-o", str(src / "public"), "--workers", "1"]) == 0

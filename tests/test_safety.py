@@ -281,6 +281,8 @@ def test_output_onto_inputs_refused(tmp_path: Path, face: Path, capsys) -> None:
     assert cli.main(["scan", str(top), "--plan", str(plan)]) == cli.EXIT_OK
     assert cli.main(["apply", str(plan), "-o", str(top)]) == cli.EXIT_USAGE
     assert "the folder of the plan's inputs" in capsys.readouterr().err
+    assert cli.main(["apply", str(plan), "-o", str(tmp_path)]) == cli.EXIT_USAGE  # holds the originals
+    assert "the folder of the plan's inputs" in capsys.readouterr().err
     # a.jpg rendered into sub/ would replace the input sub/a.jpg
     assert cli.main(["apply", str(plan), "-o", str(top / "sub")]) == cli.EXIT_FAILED
     assert "overwrite another input" in capsys.readouterr().err

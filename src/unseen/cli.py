@@ -343,13 +343,15 @@ def _apply(args: argparse.Namespace) -> int:
 
 
 def _refuse_output_over_root(out: Path, root: Path) -> None:
-    """`apply -o` naming a file, or the plan's own root folder (every output would land on its
-    input, or beside it in the folder of originals): refused before anything is written."""
+    """`apply -o` naming a file, the plan's own root folder (every output would land on its
+    input, or beside it among the originals) or a folder that holds it (the folder published would
+    hold the originals): refused before anything is written. A folder inside the root is allowed:
+    the plan names its inputs, nothing is walked (`scan photo.jpg`, then `apply -o public/`)."""
     from unseen.pipeline import check_output_folder
 
     check_output_folder(out, [])
-    if root.is_dir() and out.resolve() == root.resolve():
-        raise UnseenError(f"-o {out}: is the folder of the plan's inputs; choose an output folder outside it")
+    if root.is_dir() and root.resolve().is_relative_to(out.resolve()):
+        raise UnseenError(f"-o {out}: is or holds the folder of the plan's inputs; choose an output folder outside it")
 
 
 def _run_batch(args: argparse.Namespace, opts: Options) -> int:

@@ -495,9 +495,9 @@ def is_temporary(name: str, tags: set[str]) -> bool:
 
 
 def check_output_folder(out: Path, inputs: Sequence[Path]) -> None:
-    """Refuse (UnseenError) an output folder that is a file, or that is or lies inside an input
-    folder: its outputs would be taken for inputs by the next run and anonymised again, and a
-    folder the user publishes would hold the originals."""
+    """Refuse (UnseenError) an output folder that is a file, that is or lies inside an input
+    folder (its outputs would be taken for inputs by the next run and anonymised again), or that
+    holds an input (the folder the user publishes would hold originals)."""
     if out.exists() and not out.is_dir():
         raise UnseenError(f"-o {out}: is a file, not a folder; give a folder for the outputs")
     real = out.resolve()
@@ -505,6 +505,11 @@ def check_output_folder(out: Path, inputs: Sequence[Path]) -> None:
         if p.is_dir() and real.is_relative_to(p.resolve()):
             raise UnseenError(
                 f"-o {out}: is inside the input folder {p}; the next run would take the outputs for inputs: "
+                "choose an output folder outside the inputs"
+            )
+        if p.exists() and p.resolve().is_relative_to(real):
+            raise UnseenError(
+                f"-o {out}: holds the input {p}; the folder published would hold originals: "
                 "choose an output folder outside the inputs"
             )
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from unseen import pipeline
 from unseen import plan as plan_mod
 from unseen.errors import FilesFailed, OptionError, OutputError, UnseenError
+from unseen.limits import out_of_range
 from unseen.pipeline import Options, Outcome, Progress
 from unseen.plan import Plan
 from unseen.video import output_name
@@ -168,8 +169,9 @@ def audit(original: StrPath, anonymised: StrPath, *, every: int | None = None, s
     with one pair are in its FileAudit (`error`), never raised."""
     from unseen.audit.command import pairs, run_audit
 
-    if every is not None and every < 1:
-        raise OptionError("every must be 1 or more")
+    why = None if every is None else out_of_range("every", every)
+    if why is not None:
+        raise OptionError(f"every {why}")
     todo = pairs(Path(original), Path(anonymised))
     return Report(run_audit(todo, not show_progress, auditor=_auditor(every)))
 

@@ -83,3 +83,11 @@ def detector():
     from unseen.detect.presets import make_detector
 
     return make_detector("default")
+
+
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Resume state (engines.manifest) in a folder of each test's own, never in ~/.local/state."""
+    folder = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("UNSEEN_STATE_DIR", str(folder))
+    return folder

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -17,7 +18,7 @@ from PIL import Image
 
 from tests.conftest import data
 from unseen.cli import main
-from unseen.engines.manifest import MANIFEST_NAME, read_records
+from unseen.engines.manifest import read_records, state_path
 
 DLIB = ("2008_001009.jpg", "2008_001322.jpg", "2008_002079.jpg", "2008_002470.jpg", "2008_002506.jpg")
 
@@ -45,7 +46,7 @@ def _run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict
 
 
 def _records(out: Path) -> dict:
-    return read_records(iter((out / MANIFEST_NAME).read_bytes().splitlines()))
+    return read_records(iter(state_path(os.path.abspath(out)).read_bytes().splitlines()))
 
 
 def test_rerun_skips_done_files_and_redoes_changed_ones(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -103,7 +104,7 @@ def test_killed_run_resumes_without_redoing_or_partial_files(
     for i, name in enumerate(DLIB * 3):  # 20 files: enough that the run is still busy when killed
         shutil.copyfile(data("dlib_faces", name), src / f"copy{i:02d}_{name}")
     total = len(list(src.rglob("*.jpg")))
-    manifest = out / MANIFEST_NAME
+    manifest = state_path(os.path.abspath(out))
     cmd = [sys.executable, "-m", "unseen.cli", "run", str(src), "-o", str(out), "--workers", "2", "--json"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -138,8 +139,8 @@ def test_second_run_on_same_output_is_refused_while_first_holds_it(tmp_path: Pat
     from unseen.engines.manifest import Manifest
     from unseen.errors import OutputError
 
-    with Manifest.in_folder(tmp_path), pytest.raises(OutputError, match="another unseen run"):
-        Manifest.in_folder(tmp_path)
+    with Manifest(str(tmp_path), tmp_path), pytest.raises(OutputError, match="another unseen run"):
+        Manifest(str(tmp_path), tmp_path)
 
 
 @pytest.fixture(scope="module")
@@ -191,24 +192,34 @@ def test_files_left_out_are_listed_for_folders_and_object_storage(tmp_path: Path
     assert [rel for _, rel, *_ in listed] == [f"sub/{DLIB[0]}"] and left == ["IMG_0001", "notes.txt"]
 
 
-def test_output_folder_inside_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """`run DIR -o DIR/public` twice: the outputs are not taken for new inputs on the rerun, and an
-    output path that is another input is refused rather than overwritten."""
-    src = _photos(tmp_path / "in", DLIB[:2])  # sub/A.jpg and B.jpg
-    shutil.copyfile(src / DLIB[1], src / "sub" / DLIB[1])  # the user's own photo where B's output would go
-    original = (src / "sub" / DLIB[1]).read_bytes()
-    code, first = _run_json(capsys, str(src), "-o", str(src / "sub"), "--workers", "1")
-    assert code == 1 and [f["path"] for f in first["failed_files"]] == [DLIB[1]]
-    assert "another input" in first["failed_files"][0]["error"]
-    assert (src / "sub" / DLIB[1]).read_bytes() == original
+def test_output_folder_inside_inputs_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`run DIR -o DIR/public` (or `-o DIR`): the next run would anonymise its own outputs, and
+    the folder published would hold originals. Refused in one line, exit 2, nothing written."""
+    src = _photos(tmp_path / "in", DLIB[:2])
+    before = sorted(p.relative_to(src).as_posix() for p in src.rglob("*"))
+    for out in (src / "public", src, src / "sub"):
+        assert main(["run", str(src), "-o", str(out), "--workers", "1"]) == 2
+        err = capsys.readouterr().err
+        assert "inside the input folder" in err and len(err.strip().splitlines()) == 1, err
+        assert sorted(p.relative_to(src).as_posix() for p in src.rglob("*")) == before
+    # an output folder that holds the inputs would publish the originals with the outputs
+    assert main(["run", str(src), "-o", str(tmp_path), "--workers", "1"]) == 2
+    assert "holds the input" in capsys.readouterr().err
+    # a file named on the command line is not a folder walked: its own folder may hold the output
+    one = src / DLIB[1]
+    assert main(["run", str(one), "-o", str(src / "public"), "--workers", "1"]) == 0
+    assert (src / "public" / DLIB[1]).exists()
 
-    src = _photos(tmp_path / "in2", DLIB[:3])
-    public = src / "public"
-    code, first = _run_json(capsys, str(src), "-o", str(public), "--workers", "1")
-    assert code == 0 and first["done_now"] == 3
-    code, again = _run_json(capsys, str(src), "-o", str(public), "--workers", "1")
-    assert code == 0 and again["skipped"] == 3 and again["done_now"] == 0
-    assert not (public / "public").exists()
+
+def test_output_naming_a_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = _photos(tmp_path / "in", DLIB[:1])
+    taken = tmp_path / "notes.txt"
+    taken.write_text("mine")
+    for argv in (["run", str(src), "-o", str(taken)], ["run", str(src / "sub" / DLIB[0]), "-o", str(taken)]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "is a file, not a folder" in err and len(err.strip().splitlines()) == 1, err
+    assert taken.read_text() == "mine"
 
 
 # Two crowded WIDER photos on which one and two inference threads rounded differently: a box edge
@@ -284,3 +295,132 @@ def test_threads_and_workers_follow_the_cores_this_process_may_use(
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3})
     assert default_threads() == 1 and video._in_flight() == 1
     assert run_local([_photos(tmp_path / "in")], tmp_path / "out", Options(), quiet=True).workers == 1
+
+
+# ---- the publish folder holds the media only; temporaries; workers and their parent -------
+
+
+def test_output_folder_holds_only_the_media_and_resumes_from_state_kept_elsewhere(
+    tmp_path: Path, state_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The manifest (each original's SHA-256, size, mtime and face boxes) was in the output
+    folder: zip it and every output is tied to its original. Now it is in the state folder."""
+    src, out = _photos(tmp_path / "in"), tmp_path / "out"
+    code, first = _run_json(capsys, str(src), "-o", str(out), "--workers", "1")
+    assert code == 0 and first["done_now"] == 3
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [
+        "2008_001322.jpg",
+        "2008_002079.jpg",
+        "sub",
+        f"sub/{DLIB[0]}",
+    ]
+    assert [p.parent for p in state_dir.rglob("*.jsonl")] == [state_dir / "runs"]
+    code, again = _run_json(capsys, str(src), "-o", str(out), "--workers", "1")
+    assert code == 0 and again["skipped"] == 3 and again["done_now"] == 0
+    elsewhere = tmp_path / "mystate"
+    code, other = _run_json(capsys, str(src), "-o", str(out), "--workers", "1", "--state", str(elsewhere))
+    assert code == 0 and other["done_now"] == 3  # a new state: nothing known, all done again
+    assert len(list(elsewhere.rglob("*.jsonl"))) == 1
+
+
+def test_manifest_an_older_unseen_left_in_the_output_is_moved_out(
+    tmp_path: Path, state_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src, out = _photos(tmp_path / "in"), tmp_path / "out"
+    assert main(["run", str(src), "-o", str(out), "--workers", "1"]) == 0
+    state = state_path(os.path.abspath(out))
+    old = out / ".unseen-manifest.jsonl"
+    shutil.move(state, old)  # as unseen up to 0.x kept it
+    capsys.readouterr()
+    assert main(["run", str(src), "-o", str(out), "--workers", "1", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["skipped"] == 3  # resuming still works
+    assert not old.exists() and state.exists()
+    assert "note: moved the resume state out of the output folder" in captured.err
+
+
+def test_only_unseens_own_temporaries_are_swept_and_only_under_the_lock(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A second `run -o OUT` while the first writes: it swept the first run's temporary before
+    its lock check. A user's photo named like one of unseen's temporaries was deleted."""
+    src, out = _photos(tmp_path / "in", DLIB[:2]), tmp_path / "out"
+    out.mkdir()
+    mine = {".holiday.x8f3k2.jpg.part": b"", ".holiday.a1b2c3.jpg.0123456789abcdef.part": b""}
+    for name in mine:
+        shutil.copyfile(data("dlib_faces", DLIB[4]), out / name)
+        mine[name] = (out / name).read_bytes()
+    marker = tmp_path / "encoding"
+    env = dict(os.environ, UNSEEN_TEST_SLOW_ENCODE=str(marker))
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent / "hooks"), env.get("PYTHONPATH", "")])
+    first = subprocess.Popen(
+        [sys.executable, "-m", "unseen.cli", "run", str(src), "-o", str(out), "--workers", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():  # the first run is inside a write: its temporary exists
+            assert first.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        temporaries = {p.name for p in out.rglob("*.part")} - set(mine)
+        assert len(temporaries) == 1
+        assert main(["run", str(src), "-o", str(out), "--workers", "1"]) == 2
+        assert "another unseen run" in capsys.readouterr().err
+        assert {p.name for p in out.rglob("*.part")} - set(mine) == temporaries  # still there
+        os.killpg(first.pid, signal.SIGKILL)  # the first run dies and leaves its temporary
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    code, res = _run_json(capsys, str(src), "-o", str(out), "--workers", "1")
+    assert code == 0 and res["done_now"] == 2
+    assert {p.name for p in out.rglob("*.part")} == set(mine)  # its leftover swept, the user's kept
+    assert all((out / name).read_bytes() == raw for name, raw in mine.items())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def test_workers_die_with_their_parent_on_kill_9(tmp_path: Path) -> None:
+    """kill -9 of `run --workers 2`: the workers lived on, wrote more outputs, then idled with
+    ~0.5 GB each for ever."""
+    if not Path("/proc/self/stat").exists():
+        pytest.skip("reads process states from /proc")
+    src, out = _photos(tmp_path / "in", DLIB), tmp_path / "out"
+    marker = tmp_path / "encoding"
+    env = dict(os.environ, UNSEEN_TEST_SLOW_ENCODE=str(marker))
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent / "hooks"), env.get("PYTHONPATH", "")])
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "unseen.cli", "run", str(src), "-o", str(out), "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while not (marker.exists() and len(marker.read_text().splitlines()) >= 2):  # both workers busy
+            assert parent.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        workers = [int(line.split()[1]) for line in marker.read_text().splitlines()]
+        assert parent.pid not in workers and all(_alive(w) for w in workers)
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 10
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [w for w in workers if _alive(w)], "workers outlived their parent"
+    finally:
+        for w in workers if "workers" in locals() else []:
+            with contextlib.suppress(OSError):
+                os.kill(w, signal.SIGKILL)
+        if parent.poll() is None:
+            parent.kill()
+    assert not [p for p in out.rglob("*") if p.is_file() and not p.name.endswith(".part")]

@@ -279,8 +279,10 @@ def test_output_onto_inputs_refused(tmp_path: Path, face: Path, capsys) -> None:
     # the output folder is the input folder: every output would be its own input
     plan = tmp_path / "plan.json"
     assert cli.main(["scan", str(top), "--plan", str(plan)]) == cli.EXIT_OK
-    assert cli.main(["apply", str(plan), "-o", str(top)]) == cli.EXIT_FAILED
-    assert "overwrite" in capsys.readouterr().err
+    assert cli.main(["apply", str(plan), "-o", str(top)]) == cli.EXIT_USAGE
+    assert "the folder of the plan's inputs" in capsys.readouterr().err
+    assert cli.main(["apply", str(plan), "-o", str(tmp_path)]) == cli.EXIT_USAGE  # holds the originals
+    assert "the folder of the plan's inputs" in capsys.readouterr().err
     # a.jpg rendered into sub/ would replace the input sub/a.jpg
     assert cli.main(["apply", str(plan), "-o", str(top / "sub")]) == cli.EXIT_FAILED
     assert "overwrite another input" in capsys.readouterr().err
@@ -297,12 +299,18 @@ def test_output_onto_inputs_refused(tmp_path: Path, face: Path, capsys) -> None:
 
 
 def test_batch_engine_output_inside_inputs_keeps_inputs(tmp_path: Path, face: Path) -> None:
-    """`run DIR -o DIR/sub` with real photos in sub/: a.jpg's output would replace sub/a.jpg."""
+    """`run DIR -o DIR/sub` with real photos in sub/: a.jpg's output would replace sub/a.jpg.
+    The engine refuses an output folder inside the inputs (its API too), so nothing is written."""
+    from unseen.engines.local import run_local
+    from unseen.errors import UnseenError
+
     top = _tree(tmp_path / "in", face, ["a.jpg", "sub/a.jpg"])
     (top / "sub" / "a.jpg").write_bytes((top / "sub" / "a.jpg").read_bytes() + b"\0")  # a different photo
     before = _snapshot(top)
-    cli.main(["run", str(top), "-o", str(top / "sub"), "--workers", "1"])
-    _unchanged(before, top, allow_new="sub/")
+    assert cli.main(["run", str(top), "-o", str(top / "sub"), "--workers", "1"]) == cli.EXIT_USAGE
+    with pytest.raises(UnseenError, match="inside the input folder"):
+        run_local([top], top / "sub", Options(), 1, quiet=True)
+    _unchanged(before, top)
 
 
 def test_symlinks_out_of_tree_followed_only_when_asked(tmp_path: Path, face: Path, capsys) -> None:
@@ -437,3 +445,124 @@ def test_photo_without_a_suffix_is_written_with_its_format_suffix(tmp_path: Path
     assert cli.main(["run", str(top / "IMG_0001")]) == cli.EXIT_OK
     assert (top / "IMG_0001.unseen.jpg").is_file()
     assert cli.main(["audit", str(top), str(tmp_path / "out")]) == cli.EXIT_OK
+
+
+# ---- OS errors: one line naming the file, the batch goes on, the right exit code ------------
+
+
+def _namespaced(mounts: str, argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """The CLI run in a private mount namespace after the shell commands `mounts`: real OS
+    errors (a read-only folder, a full disk) without root on the host and without touching it.
+    Skipped where user namespaces are not allowed."""
+    unshare = shutil.which("unshare")
+    base = [unshare or "unshare", "--user", "--map-root-user", "--mount"]
+    if unshare is None or subprocess.run([*base, "true"], capture_output=True).returncode != 0:
+        pytest.skip("needs unshare with user namespaces (util-linux) to mount a read-only or full folder")
+    script = f'{mounts} && exec "$@"'
+    cmd = [*base, "sh", "-c", script, "sh", sys.executable, "-m", "unseen.cli", *argv]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+
+
+def _errors(stderr: str) -> list[str]:
+    assert "Traceback" not in stderr, stderr
+    return [line for line in stderr.splitlines() if line.startswith("error: ")]
+
+
+def test_read_only_output_folder_is_one_line_per_file(tmp_path: Path, face: Path) -> None:
+    """It was a traceback (the manifest could not be made in it) and a batch that stopped."""
+    top = _tree(tmp_path / "in", face, ["a.jpg", "b.jpg"])
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = _namespaced(
+        f"mount --bind {out} {out} && mount -o remount,ro,bind {out} {out}",
+        ["run", str(top), "-o", str(out), "--workers", "1"],
+    )
+    assert proc.returncode == cli.EXIT_FAILED, proc.stderr
+    errors = _errors(proc.stderr)
+    assert len(errors) == 2 and all("cannot write (Read-only file system)" in e for e in errors), errors
+    assert f"{out}/a.jpg" in errors[0] and f"{out}/b.jpg" in errors[1]
+    assert list(out.iterdir()) == []
+
+
+def test_disk_full_while_the_manifest_is_written(tmp_path: Path, face: Path, state_dir: Path) -> None:
+    """The resume state on a disk that fills after a few records: every output is still written,
+    the state file is named once, exit 1; no traceback. (The state folder is a 12 KiB tmpfs.)"""
+    names = [f"p{i:02d}.jpg" for i in range(24)]
+    top = _tree(tmp_path / "in", face, names)
+    out, state = tmp_path / "out", tmp_path / "state"
+    state.mkdir()
+    proc = _namespaced(
+        f"mount -t tmpfs -o size=12k tmpfs {state}",
+        ["run", str(top), "-o", str(out), "--workers", "1", "--state", str(state)],
+    )
+    assert proc.returncode == cli.EXIT_FAILED, proc.stderr
+    errors = _errors(proc.stderr)
+    assert len(errors) == 1 and "cannot record progress (No space left on device)" in errors[0], errors
+    assert str(state) in errors[0]
+    assert sorted(p.name for p in out.iterdir()) == names
+    _no_partials(out)
+
+
+def test_plan_path_that_cannot_be_written(tmp_path: Path, face: Path, capsys) -> None:
+    """Refused up front when its folder is missing (nothing is done); a disk that fills before
+    the plan is saved at the end is one `error:` line after the outputs, exit 1."""
+    top = _tree(tmp_path / "in", face, ["a.jpg"])
+    not_a_folder = tmp_path / "notes.txt"
+    not_a_folder.write_text("mine")
+    for cmd in (["run", str(top), "-o", str(tmp_path / "out")], ["scan", str(top)], ["run", str(top / "a.jpg")]):
+        assert cli.main([*cmd, "--plan", str(not_a_folder / "plan.json")]) == cli.EXIT_USAGE
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "--plan" in err, err
+    assert not (tmp_path / "out").exists() and not (top / "a.unseen.jpg").exists()
+
+    full = tmp_path / "full"
+    full.mkdir()
+    mounts = f"mount -t tmpfs -o size=4k tmpfs {full} && head -c 4096 /dev/zero > {full}/filler"
+    proc = _namespaced(
+        mounts, ["run", str(top), "-o", str(tmp_path / "out"), "--workers", "1", "--plan", str(full / "plan.json")]
+    )
+    assert proc.returncode == cli.EXIT_FAILED, proc.stderr
+    errors = _errors(proc.stderr)
+    assert len(errors) == 1 and "plan.json: cannot write the plan (No space left on device)" in errors[0], errors
+    assert (tmp_path / "out" / "a.jpg").stat().st_size > 0
+
+
+def test_output_over_a_folder_fails_that_file_alone_with_the_same_line_everywhere(
+    tmp_path: Path, face: Path, capsys
+) -> None:
+    """An OS error on one file (here a folder where its output should go) is that file's error
+    line, the same from `run -o` (the engine's workers), `apply` and the one-file `run`."""
+    top = _tree(tmp_path / "in", face, ["a.jpg", "b.jpg"])
+    out = tmp_path / "out"
+    (out / "a.jpg").mkdir(parents=True)
+    plan = tmp_path / "plan.json"
+    assert cli.main(["scan", str(top), "--plan", str(plan)]) == cli.EXIT_OK
+    lines = []
+    for argv in (["run", str(top), "-o", str(out), "--workers", "1"], ["apply", str(plan), "-o", str(out)]):
+        capsys.readouterr()
+        assert cli.main(argv) == cli.EXIT_FAILED
+        errors = _errors(capsys.readouterr().err)
+        assert len(errors) == 1 and f"{out}/a.jpg: cannot write (Is a directory)" in errors[0], errors
+        lines.append(errors[0])
+        assert (out / "b.jpg").stat().st_size > 0
+    assert lines[0] == lines[1]
+    (top / "a.unseen.jpg").mkdir()
+    assert cli.main(["run", str(top / "a.jpg"), str(top / "b.jpg")]) == cli.EXIT_FAILED
+    errors = _errors(capsys.readouterr().err)
+    assert len(errors) == 1 and "a.unseen.jpg: cannot write (Is a directory)" in errors[0]
+    assert (top / "b.unseen.jpg").stat().st_size > 0
+
+
+def test_named_pipe_called_like_a_photo_does_not_hang_the_batch(tmp_path: Path, face: Path) -> None:
+    """A FIFO named x.jpg in an input folder was taken by its name and its first read waited
+    for ever; named on the command line it is refused with the reason."""
+    top = _tree(tmp_path / "in", face, ["a.jpg"])
+    os.mkfifo(top / "pipe.jpg")
+
+    def cli_(*argv: str) -> subprocess.CompletedProcess[str]:  # a hang is a failure, not a stuck suite
+        return subprocess.run([sys.executable, "-m", "unseen.cli", *argv], capture_output=True, text=True, timeout=120)
+
+    run = cli_("run", str(top), "-o", str(tmp_path / "out"), "--workers", "1")
+    assert run.returncode == cli.EXIT_OK and "pipe.jpg" in run.stderr  # listed as left out
+    scan = cli_("scan", str(top / "pipe.jpg"), "--json")
+    assert scan.returncode == cli.EXIT_FAILED and "not a regular file" in scan.stderr

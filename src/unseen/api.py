@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from unseen import pipeline
 from unseen import plan as plan_mod
 from unseen.errors import FilesFailed, OptionError, OutputError, UnseenError
+from unseen.limits import out_of_range
 from unseen.pipeline import Options, Outcome, Progress
 from unseen.plan import Plan
 from unseen.video import output_name
@@ -43,9 +44,8 @@ _AUDITORS: dict[int | None, Any] = {}  # Auditor per `every`: its models load on
 
 def options(**kw: Any) -> Options:
     """Keyword options (the command's flag names, `preset` for the detector setting) as the
-    pipeline's Options, checked: TypeError for an unknown name, OptionError for a bad value."""
-    from unseen.detect.presets import PRESETS
-
+    pipeline's Options: TypeError for an unknown name, OptionError for a bad value (Options checks
+    the values against unseen.limits, as for the command line)."""
     if "preset" in kw:
         kw["detector"] = kw.pop("preset")
     known = {f.name for f in dataclasses.fields(Options)}
@@ -55,23 +55,7 @@ def options(**kw: Any) -> Options:
         raise TypeError(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(names)}")
     if isinstance(kw.get("audio"), bool):  # before --audio had three values
         kw["audio"] = "keep" if kw["audio"] else "drop"
-    opts = Options(**kw)
-    checks = [
-        (opts.audio in pipeline.AUDIO, f"audio must be one of {list(pipeline.AUDIO)}"),
-        (opts.detector in PRESETS, f"preset must be one of {sorted(PRESETS)}"),
-        (opts.method in plan_mod.METHODS, f"method must be one of {list(plan_mod.METHODS)}"),
-        (opts.shape is None or opts.shape in plan_mod.SHAPES, f"shape must be one of {list(plan_mod.SHAPES)}"),
-        (
-            opts.margin is None or 0 <= opts.margin <= 2,
-            "margin must be between 0 and 2 (a share of the face box per side)",
-        ),
-        (0 <= opts.crf <= 51, "crf must be between 0 and 51"),
-        (opts.max_pixels >= 1 and opts.max_frames >= 1, "max_pixels and max_frames must be 1 or more"),
-    ]
-    for ok, message in checks:
-        if not ok:
-            raise OptionError(message)
-    return opts
+    return Options(**kw)
 
 
 def anonymise(src: StrPath, dst: StrPath | None = None, *, progress: Progress | None = None, **kw: Any) -> Outcome:
@@ -185,8 +169,9 @@ def audit(original: StrPath, anonymised: StrPath, *, every: int | None = None, s
     with one pair are in its FileAudit (`error`), never raised."""
     from unseen.audit.command import pairs, run_audit
 
-    if every is not None and every < 1:
-        raise OptionError("every must be 1 or more")
+    why = None if every is None else out_of_range("every", every)
+    if why is not None:
+        raise OptionError(f"every {why}")
     todo = pairs(Path(original), Path(anonymised))
     return Report(run_audit(todo, not show_progress, auditor=_auditor(every)))
 
@@ -203,10 +188,16 @@ def _detector(preset: str) -> Any:
 
 
 def _auditor(every: int | None) -> Any:
-    from unseen.audit.check import Auditor
+    """The process's Auditor for `every`, or Failed (kept for no later call) when its models
+    cannot load: every pair is then `not audited`, never clear."""
+    from unseen.audit.command import load_auditor
+    from unseen.guard import Failed
 
     if every not in _AUDITORS:
-        _AUDITORS[every] = Auditor(every=every)
+        made = load_auditor(every)
+        if isinstance(made, Failed):
+            return made
+        _AUDITORS[every] = made
     return _AUDITORS[every]
 
 

@@ -21,6 +21,7 @@ from unseen import __version__
 from unseen import plan as plan_mod
 from unseen.detect.presets import PRESETS
 from unseen.errors import PlanError, UnseenError
+from unseen.limits import DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS, arg_type
 from unseen.pipeline import AUDIO, Options, Outcome
 from unseen.progress import Reporter
 from unseen.regions import LOW_SCORE_MARGIN, PHOTO, VIDEO
@@ -40,7 +41,7 @@ METHOD_HELP = (
 EPILOG_RUN = """examples:
   unseen run photo.jpg                 writes photo.unseen.jpg beside it
   unseen run DCIM/ -o public/          mirrors DCIM/ into public/, every face obscured
-  unseen run ARCHIVE/ -o OUT/ --workers 8   rerun after a crash to resume (OUT/.unseen-manifest.jsonl)
+  unseen run ARCHIVE/ -o OUT/ --workers 8   rerun after a crash to resume (state kept outside OUT)
   unseen run --engine ray s3://b/in -o s3://b/out --ray-address auto   on a Ray cluster
   unseen run clip.mp4 --audio drop     video without its sound (voices identify people; default: keep)
   unseen run DIR -o OUT --audit --json audit every output, machine-readable results
@@ -58,6 +59,14 @@ EPILOG_APPLY = """examples:
   unseen apply plan.json               write *.unseen.* files beside the inputs"""
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with a bad argument said in one line (and exit 2), not a usage block then the
+    reason: a script's log shows what was refused and why."""
+
+    def error(self, message: str) -> Any:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _media_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("detection")
     g.add_argument(
@@ -69,7 +78,7 @@ def _media_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--fast", dest="preset", action="store_const", const="fast", help="same as --preset fast")
     g.add_argument(
         "--margin",
-        type=float,
+        type=arg_type("margin"),
         default=None,
         help=f"grow a confident face box by this share of its size per side, 1.5x upwards (default "
         f"{PHOTO.margin} in photos, {VIDEO.margin} in videos: covers hair line, ears, chin); less confident "
@@ -84,11 +93,16 @@ def _media_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--max-pixels",
-        type=int,
-        default=100_000_000,
+        type=arg_type("max_pixels"),
+        default=DEFAULT_MAX_PIXELS,
         help="refuse images and video frames larger than this (decompression bombs)",
     )
-    g.add_argument("--max-frames", type=int, default=2_000_000, help="refuse videos with more frames than this")
+    g.add_argument(
+        "--max-frames",
+        type=arg_type("max_frames"),
+        default=DEFAULT_MAX_FRAMES,
+        help="refuse videos with more frames than this",
+    )
     g.add_argument("--follow-symlinks", action="store_true", help="follow symlinks that lead out of input folders")
     g.add_argument(
         "--text",
@@ -116,12 +130,15 @@ def _render_options(p: argparse.ArgumentParser, default_method: str | None = "fi
     )
     g.add_argument("--no-audio", dest="audio", action="store_const", const="drop", help="same as --audio drop")
     g.add_argument(
-        "--crf", type=int, default=18, help="H.264 quality for video (lower is better; default 18, visually lossless)"
+        "--crf",
+        type=arg_type("crf"),
+        default=18,
+        help="H.264 quality for video (lower is better; default 18, visually lossless)",
     )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="unseen",
         description="Make the people in photos and videos unrecognisable, offline, and prove it.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -141,19 +158,27 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--plan", type=Path, help="also save the plan here")
     run.add_argument("--audit", action="store_true", help="audit every output; exit 3 if a risk is found")
     run.add_argument("--json", action="store_true", help="print results as JSON on stdout")
-    g = run.add_argument_group("many files (with -o: resumable, a manifest in OUT records what is done)")
+    g = run.add_argument_group("many files (with -o: resumable; what is done is recorded outside OUT, see --state)")
     g.add_argument(
         "--engine",
         choices=("local", "ray"),
         default="local",
         help="local: worker processes on this machine (default); ray: Ray Data, local or a cluster",
     )
-    g.add_argument("--workers", type=_positive, help="worker processes or Ray actors (default: all cores)")
+    g.add_argument("--workers", type=arg_type("workers"), help="worker processes or Ray actors (default: all cores)")
     g.add_argument("--ray-address", help="Ray cluster to use (auto, ray://HEAD:10001); default: a local Ray")
     g.add_argument(
         "--rehash",
         action="store_true",
         help="hash every input the manifest calls done instead of trusting its size and mtime (reads every input)",
+    )
+    g.add_argument(
+        "--state",
+        type=Path,
+        metavar="DIR",
+        help="keep the resume state (the manifest: each original's hash, size, mtime and faces) in DIR "
+        "(default: $UNSEEN_STATE_DIR, else $XDG_STATE_HOME/unseen, else ~/.local/state/unseen); "
+        "never in OUT, which holds the anonymised media only",
     )
 
     scan = sub.add_parser(
@@ -171,7 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("plan", type=Path, metavar="PLAN")
     _render_options(apply, default_method=None)
     apply.add_argument(
-        "--max-pixels", type=int, default=100_000_000, help="refuse images and video frames larger than this"
+        "--max-pixels",
+        type=arg_type("max_pixels"),
+        default=DEFAULT_MAX_PIXELS,
+        help="refuse images and video frames larger than this",
     )
     apply.add_argument("--json", action="store_true", help="print results as JSON on stdout")
 
@@ -187,6 +215,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command in ("run", "scan") and args.plan is not None:
             _refuse_plan_over_input(args)
+            _writable_plan(args.plan)
+        if args.command == "scan" and args.plan is None and not args.json:
+            _writable_plan(Path("unseen-plan.json"))
         if args.command == "run":
             return _run(args)
         if args.command == "scan":
@@ -204,6 +235,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UnseenError as e:
         print(f"unseen: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as e:  # not one file's (a folder to make, a plan to write): one line, not a traceback
+        print(f"error: {_os_error(e)}", file=sys.stderr)
+        return EXIT_FAILED
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
@@ -236,6 +270,35 @@ def _refuse_plan_over_input(args: argparse.Namespace) -> None:
         raise UnseenError(f"{args.plan}: the plan file would overwrite an input; choose another --plan path")
 
 
+def _os_error(e: OSError) -> str:
+    where = f"{e.filename}: " if e.filename else ""
+    return f"{where}{e.strerror or e}"
+
+
+def _writable_plan(plan: Path) -> None:
+    """`--plan` in a folder that is missing or cannot be written: refused before hours of work
+    whose plan could not be saved."""
+    folder = Path(os.path.abspath(plan)).parent
+    if plan.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        why = "is a folder" if plan.is_dir() else f"its folder {folder} is missing or cannot be written"
+        raise UnseenError(f"--plan {plan}: {why}; choose another --plan path")
+
+
+def _save_plan(plan: Any, path: Path) -> bool:
+    """Save the plan; an OS error (the disk filled, the folder went) is one `error:` line and
+    False, after the outputs were reported: they are written, the plan is what is missing."""
+    if len(plan.files) > plan_mod.MAX_FILES:
+        too_many = f"{len(plan.files)} files is more than a plan holds ({plan_mod.MAX_FILES})"
+        print(f"error: {path}: {too_many}; not saved", file=sys.stderr)
+        return False
+    try:
+        plan.save(path)
+    except OSError as e:
+        print(f"error: {path}: cannot write the plan ({e.strerror or e})", file=sys.stderr)
+        return False
+    return True
+
+
 def _options(args: argparse.Namespace) -> Options:
     return Options(
         detector=getattr(args, "preset", "default"),
@@ -243,7 +306,7 @@ def _options(args: argparse.Namespace) -> Options:
         shape=getattr(args, "shape", None),
         method=getattr(args, "method", None) or "fill",
         max_pixels=args.max_pixels,
-        max_frames=getattr(args, "max_frames", 2_000_000),
+        max_frames=getattr(args, "max_frames", DEFAULT_MAX_FRAMES),
         audio=getattr(args, "audio", "keep"),
         text=getattr(args, "text", False),
         crf=getattr(args, "crf", 18),
@@ -257,13 +320,17 @@ def _scan(args: argparse.Namespace) -> int:
 
     opts = _options(args)
     found = discover(args.inputs, opts.follow_symlinks)
+    if len(found.files) > plan_mod.MAX_FILES:  # apply would refuse the plan: refused before the work
+        raise UnseenError(
+            f"{len(found.files)} photos and videos is more than a plan holds ({plan_mod.MAX_FILES}); "
+            "scan the folders one at a time"
+        )
     with Reporter(quiet=args.json) as reporter:
         reporter.start("scanning", len(found.files))
         plan, failures = scan(args.inputs, make_detector(opts.detector), opts, reporter.update)
     left = _left_out(found.left_out)
     target = args.plan or (None if args.json else Path("unseen-plan.json"))
-    if target is not None:
-        plan.save(target)
+    saved = target is None or _save_plan(plan, target)
     for f in failures:
         print(f"error: {f.error}", file=sys.stderr)
     if args.json:
@@ -274,7 +341,7 @@ def _scan(args: argparse.Namespace) -> int:
     else:
         faces = sum(len(f.regions) for f in plan.files)
         print(f"planned {faces} regions in {len(plan.files)} files; {len(failures)} failed; plan: {target}")
-    return EXIT_FAILED if failures else EXIT_OK
+    return EXIT_FAILED if failures or not saved else EXIT_OK
 
 
 def _apply(args: argparse.Namespace) -> int:
@@ -282,6 +349,8 @@ def _apply(args: argparse.Namespace) -> int:
 
     plan = plan_mod.load(args.plan)
     opts = _options(args)
+    if args.output is not None:
+        _refuse_output_over_root(args.output, Path(plan.root))
     with Reporter(quiet=args.json) as reporter:
         reporter.start("writing", len(plan.files))
         outcomes = api.apply(
@@ -296,31 +365,48 @@ def _apply(args: argparse.Namespace) -> int:
     return _report(outcomes, args.json, extra=_beyond_faces(opts, outcomes))
 
 
-def _positive(value: str) -> int:
-    n = int(value)
-    if n < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
-    return n
+def _refuse_output_over_root(out: Path, root: Path) -> None:
+    """`apply -o` naming a file, the plan's own root folder (every output would land on its
+    input, or beside it among the originals) or a folder that holds it (the folder published would
+    hold the originals): refused before anything is written. A folder inside the root is allowed:
+    the plan names its inputs, nothing is walked (`scan photo.jpg`, then `apply -o public/`)."""
+    from unseen.pipeline import check_output_folder
+
+    check_output_folder(out, [])
+    if root.is_dir() and root.resolve().is_relative_to(out.resolve()):
+        raise UnseenError(f"-o {out}: is or holds the folder of the plan's inputs; choose an output folder outside it")
 
 
 def _run_batch(args: argparse.Namespace, opts: Options) -> int:
     """`run -o OUT` (or --engine ray): a pool of workers, resumable via the manifest in OUT."""
-    from unseen.engines.ray import as_uri
+    from unseen.engines.ray import as_uri, is_uri
 
     if args.engine == "ray":
         from unseen.engines.ray import run_ray
 
         summary = run_ray(
-            args.inputs, args.output, opts, args.ray_address, args.workers, quiet=args.json, rehash=args.rehash
+            args.inputs,
+            args.output,
+            opts,
+            args.ray_address,
+            args.workers,
+            quiet=args.json,
+            rehash=args.rehash,
+            state_dir=args.state,
         )
     else:
+        if is_uri(as_uri(args.output)):
+            raise UnseenError(f"-o {as_uri(args.output)}: object storage needs --engine ray")
         from unseen.engines.local import run_local
 
-        summary = run_local(args.inputs, args.output, opts, args.workers, quiet=args.json, rehash=args.rehash)
+        summary = run_local(
+            args.inputs, args.output, opts, args.workers, quiet=args.json, rehash=args.rehash, state_dir=args.state
+        )
     left = _left_out(summary.left_out)
+    for note in summary.notes:
+        print(f"note: {note}", file=sys.stderr)
     plan = summary.plan()
-    if args.plan:
-        plan.save(args.plan)
+    saved = not args.plan or _save_plan(plan, args.plan)
     outcomes = summary.outcomes(as_uri(args.output))
     voices = _beyond_faces(opts, outcomes)
     audit, risk = _audit_json(args, plan, outcomes)
@@ -333,6 +419,10 @@ def _run_batch(args: argparse.Namespace, opts: Options) -> int:
         where = as_uri(args.output)
         print(f"outputs in {where if '://' in where else os.path.abspath(where)}")
         code = EXIT_FAILED if summary.failed else EXIT_OK
+    for line in summary.errors:
+        print(f"error: {line}", file=sys.stderr)
+    if summary.errors or not saved:
+        code = max(code, EXIT_FAILED)
     return _audit_text(args, plan, outcomes, code, risk)
 
 
@@ -347,13 +437,12 @@ def _run(args: argparse.Namespace) -> int:
     with Reporter(quiet=args.json) as reporter:
         reporter.start("anonymising", len(found.files))
         plan, outcomes = run(args.inputs, make_detector(opts.detector), opts, args.output, reporter.update)
-    if args.plan:
-        plan.save(args.plan)
+    saved = not args.plan or _save_plan(plan, args.plan)
     left = _left_out(found.left_out)
     voices = _beyond_faces(opts, outcomes)
     audit, risk = _audit_json(args, plan, outcomes)
     code = _report(outcomes, args.json, extra={**audit, **left, **voices})
-    return _audit_text(args, plan, outcomes, code, risk)
+    return _audit_text(args, plan, outcomes, code if saved else max(code, EXIT_FAILED), risk)
 
 
 def _left_out(rel: list[str]) -> dict[str, Any]:

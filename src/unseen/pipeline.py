@@ -10,8 +10,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import secrets
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
@@ -19,11 +20,13 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from unseen.detect.base import Detector
-from unseen.errors import MediaError, OutputError, UnseenError
+from unseen.errors import LimitError, MediaError, OptionError, OutputError, PlanError, UnseenError
+from unseen.guard import Failed, guarded
+from unseen.limits import DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS, out_of_range
 from unseen.media import image
 from unseen.media.kind import MEDIA_SUFFIXES, RAW_SUFFIXES, kind
 from unseen.obscure import coverage_mask, obscure
-from unseen.plan import MediaPlan, Plan, Region, Settings, output_suffix_ok
+from unseen.plan import METHODS, SHAPES, MediaPlan, Plan, Region, Settings, check_media, output_suffix_ok
 from unseen.regions import photo_regions, regions_for
 
 TEXT_MARGIN = 0.1  # of a text line's box per side: the detector's box already hugs the letters
@@ -39,12 +42,32 @@ class Options:
     margin: float | None = None  # None: the kind's own (regions.PHOTO, regions.VIDEO)
     shape: str | None = None
     method: str = "fill"
-    max_pixels: int = image.DEFAULT_MAX_PIXELS
-    max_frames: int = 2_000_000
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_frames: int = DEFAULT_MAX_FRAMES
     audio: str = "keep"  # one of AUDIO
     text: bool = False  # also paint text (photos): unseen.detect.text
     crf: int = 18
     follow_symlinks: bool = False
+
+    def __post_init__(self) -> None:
+        """Refuse a setting out of its range (unseen.limits) however Options was made (command
+        line, review, a plan's settings, the API): a negative margin would paint less than the
+        face, and nothing downstream would notice."""
+        from unseen.detect.presets import PRESETS
+
+        for name in ("margin", "max_pixels", "max_frames", "crf"):
+            if getattr(self, name) is None and name == "margin":
+                continue  # the media kind's own (unseen.regions)
+            why = out_of_range(name, getattr(self, name))
+            if why is not None:
+                raise OptionError(f"{name.replace('_', '-')} {why}")
+        choices = (("shape", SHAPES), ("method", METHODS), ("preset", tuple(PRESETS)), ("audio", AUDIO))
+        for name, allowed in choices:
+            value = getattr(self, "detector" if name == "preset" else name)
+            if value not in allowed and not (name == "shape" and value is None):
+                raise OptionError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+        if not isinstance(self.text, bool):
+            raise OptionError(f"text must be True or False, not {self.text!r}")
 
 
 @dataclass
@@ -94,8 +117,9 @@ def discover(inputs: list[Path], follow_symlinks: bool = False) -> Inputs:
             files.append(p)
             continue
         for f in _walk(p, follow_symlinks):
-            # Only a regular file is looked into: opening a named pipe would wait forever.
-            if f.suffix.lower() in MEDIA_SUFFIXES or (f.is_file() and kind(f) is not None):
+            # Only a regular file is taken: opening a named pipe (even one called x.jpg) would
+            # wait forever; a link to nothing is left out (and listed), not a failure.
+            if f.is_file() and (f.suffix.lower() in MEDIA_SUFFIXES or kind(f) is not None):
                 files.append(f)
             else:
                 left_out.append(f)
@@ -158,20 +182,12 @@ def input_paths(plan: Plan) -> frozenset[Path]:
     return frozenset(Path(os.path.abspath(root / m.path)) for m in plan.files)
 
 
-def unexpected(rel: str, e: Exception) -> str:
-    """One line for an error unseen did not foresee: which file, what, and what to do."""
-    if isinstance(e, OSError):
-        return f"{rel}: cannot read or write ({e.strerror or e}); check free space and permissions"
-    if isinstance(e, MemoryError):
-        return f"{rel}: out of memory; lower --max-pixels / --max-frames or free memory"
-    text = " ".join(str(e).split())[:200]
-    return f"{rel}: unexpected {type(e).__name__}: {text} (no output written; please report this bug)"
-
-
 def is_video(path: Path) -> bool:
     """Video by its name or content, or an animated GIF/PNG/WebP: a clip saved as an animation
     is decoded and written as video (`.mp4`), every frame obscured, rather than refused. A file
     that is neither photo nor video is refused here, with the reason."""
+    if not path.is_file():  # a named pipe would block the first read for ever
+        raise MediaError(f"{path}: not a regular file (a folder, a pipe, a device or a broken link)")
     found = kind(path)
     if found is None and path.suffix.lower() in RAW_SUFFIXES:
         raise MediaError(f"{path}: a camera RAW file; develop it to JPEG or TIFF first and run unseen on that")
@@ -190,17 +206,19 @@ def tagged(rel: str) -> str:
 
 def scan_file(path: Path, rel: str, detector: Detector, opts: Options, progress: Progress | None = None) -> MediaPlan:
     """Detect faces in one file and return its plan entry (nothing is written)."""
+    video_file = is_video(path)  # first: it refuses what is not a regular file, which sha256 would wait on
     digest = sha256(path)
-    if is_video(path):
+    if video_file:
         from unseen import video
 
-        return video.scan(path, rel, rel, digest, detector, opts, progress)
+        return plannable(video.scan(path, rel, rel, digest, detector, opts, progress))
     pic = image.read(path, opts.max_pixels)
     dets = detector.detect(pic.rgb)
     regions = photo_regions(dets, pic.width, pic.height, opts.margin, opts.shape)
     if opts.text:
         regions += text_regions(pic.rgb)
-    return MediaPlan(rel, image.output_name(rel, pic.format), "image", pic.width, pic.height, digest, regions)
+    out = image.output_name(rel, pic.format)
+    return plannable(MediaPlan(rel, out, "image", pic.width, pic.height, digest, regions))
 
 
 def text_regions(rgb: np.ndarray) -> list[Region]:
@@ -213,6 +231,16 @@ def text_regions(rgb: np.ndarray) -> list[Region]:
     for r in regions_for(dets, w, h, TEXT_MARGIN, "box", low_score_margin=0.0):
         out.append(replace(r, kind="text"))
     return out
+
+
+def plannable(media: MediaPlan) -> MediaPlan:
+    """`media`, refused (LimitError, this file only) if a plan could not hold it: what scan and
+    run record must load again in `apply`, a resumed run and the review."""
+    try:
+        check_media(media)
+    except PlanError as e:
+        raise LimitError(f"{media.path}: cannot be recorded in a plan ({e}); no output written") from e
+    return media
 
 
 def scan(
@@ -324,7 +352,7 @@ def run_file(
     draft = MediaPlan(rel, video.output_name(rel), "video", 0, 0, sha256(path))
     dest = _destination(Plan(root=str(root), files=[draft], settings=settings), draft, out_dir, inputs)
     with _folders(dest), atomic_output(dest) as tmp:
-        media = video.run(path, rel, rel, draft.sha256, tmp, opts, progress)
+        media = plannable(video.run(path, rel, rel, draft.sha256, tmp, opts, progress))
     return media, dest
 
 
@@ -354,15 +382,13 @@ def _each_input(
     outcomes = []
     for path in files:
         rel = path.relative_to(root).as_posix()
-        try:
-            media, outcome = one(path, rel, root, every)
-            plan.files.append(media)
-            if outcome is not None:
-                outcomes.append(outcome)
-        except UnseenError as e:
-            outcomes.append(Outcome(rel, error=str(e)))
-        except Exception as e:  # one bad file must not stop the batch; say what it was
-            outcomes.append(Outcome(rel, error=unexpected(rel, e)))
+        done = guarded(rel, lambda: one(path, rel, root, every))  # noqa: B023 - called at once
+        if isinstance(done, Failed):
+            outcomes.append(Outcome(rel, error=done.error))
+        else:
+            plan.files.append(done[0])
+            if done[1] is not None:
+                outcomes.append(done[1])
         if progress:
             progress(rel, 1.0, 0)
     return plan, outcomes
@@ -406,13 +432,11 @@ def apply(plan: Plan, out_dir: Path | None, opts: Options, progress: Progress | 
     outcomes = []
     inputs = input_paths(plan)
     for media in plan.files:
-        try:
-            dest = apply_file(plan, media, out_dir, opts, progress, inputs=inputs)
+        dest = guarded(media.path, lambda: apply_file(plan, media, out_dir, opts, progress, inputs=inputs))  # noqa: B023
+        if isinstance(dest, Failed):
+            outcomes.append(Outcome(media.path, error=dest.error))
+        else:
             outcomes.append(Outcome(media.path, str(dest), len(media.regions)))
-        except UnseenError as e:
-            outcomes.append(Outcome(media.path, error=str(e)))
-        except Exception as e:  # disk full, permission denied, a decoder bug: this file only
-            outcomes.append(Outcome(media.path, error=unexpected(media.path, e)))
         if progress:
             progress(media.path, 1.0, 0)
     return outcomes
@@ -427,29 +451,78 @@ def _current_umask() -> int:
 _UMASK = _current_umask()
 
 
+# Every temporary output this process writes ends in `.TAG.part`. A batch records its tag in its
+# resume state (engines.manifest) and hands it to its workers, so that a later run into the same
+# folder removes the temporaries a killed run left, and nothing else: not a file of the user's
+# that happens to be named like one, not the temporary of a run still writing.
+_temp_tag = secrets.token_hex(8)
+
+
+def temp_tag() -> str:
+    """The tag this process's temporary outputs carry."""
+    return _temp_tag
+
+
+def set_temp_tag(tag: str) -> None:
+    """Take the batch's tag (a worker process, in its initializer)."""
+    global _temp_tag
+    _temp_tag = tag
+
+
+def is_temporary(name: str, tags: set[str]) -> bool:
+    """A temporary output written under one of `tags` (see atomic_output)."""
+    return name.startswith(".") and name.endswith(".part") and name.rsplit(".", 2)[-2] in tags
+
+
+def check_output_folder(out: Path, inputs: Sequence[Path]) -> None:
+    """Refuse (UnseenError) an output folder that is a file, that is or lies inside an input
+    folder (its outputs would be taken for inputs by the next run and anonymised again), or that
+    holds an input (the folder the user publishes would hold originals)."""
+    if out.exists() and not out.is_dir():
+        raise UnseenError(f"-o {out}: is a file, not a folder; give a folder for the outputs")
+    real = out.resolve()
+    for p in inputs:
+        if p.is_dir() and real.is_relative_to(p.resolve()):
+            raise UnseenError(
+                f"-o {out}: is inside the input folder {p}; the next run would take the outputs for inputs: "
+                "choose an output folder outside the inputs"
+            )
+        if p.exists() and p.resolve().is_relative_to(real):
+            raise UnseenError(
+                f"-o {out}: holds the input {p}; the folder published would hold originals: "
+                "choose an output folder outside the inputs"
+            )
+
+
 class atomic_output:
     """Context manager yielding a temporary path beside `dest`; renamed to `dest` only on success.
 
-    The temporary name starts with a dot and ends in `.part`, so a crash leaves at worst a
-    hidden `.part` file, never a partial file under the final name."""
+    The temporary name starts with a dot and ends in `.TAG.part` (temp_tag), so a crash leaves
+    at worst a hidden `.part` file, never a partial file under the final name, and the run that
+    sweeps it knows it was unseen's. An OS error about the temporary or the output (a full disk,
+    a read-only folder, a folder where the file should go) is an OutputError naming the output,
+    not the temporary the user never asked for."""
 
     def __init__(self, dest: Path) -> None:
         self.dest = dest
+        suffix = f"{dest.suffix}.{_temp_tag}.part"
         for attempt in range(3):
-            dest.parent.mkdir(parents=True, exist_ok=True)
             try:
-                fd, name = tempfile.mkstemp(prefix=f".{dest.stem[:40]}.", suffix=f"{dest.suffix}.part", dir=dest.parent)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                fd, name = tempfile.mkstemp(prefix=f".{dest.stem[:40]}.", suffix=suffix, dir=dest.parent)
                 break
-            except FileNotFoundError:  # a sibling worker's failed file removed the empty folder just now
+            except FileNotFoundError as e:  # a sibling worker's failed file removed the empty folder just now
                 if attempt == 2:
-                    raise
+                    raise self._cannot(e) from e
+            except OSError as e:
+                raise self._cannot(e) from e
         os.close(fd)
         self.tmp = Path(name)
 
     def __enter__(self) -> Path:
         return self.tmp
 
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         try:
             if exc_type is None:
                 if self.tmp.stat().st_size == 0:
@@ -458,5 +531,12 @@ class atomic_output:
                     os.fsync(f.fileno())
                 os.chmod(self.tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs are for sharing
                 os.replace(self.tmp, self.dest)
+        except OSError as e:
+            raise self._cannot(e) from e
         finally:  # also on Ctrl-C during fsync/rename
             self.tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and {exc.filename, exc.filename2} & {str(self.tmp), str(self.dest)}:
+            raise self._cannot(exc) from exc
+
+    def _cannot(self, e: OSError) -> OutputError:
+        return OutputError(f"{self.dest}: cannot write ({e.strerror or e}); check free space and permissions")

@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from unseen.errors import PlanError
+from unseen.limits import MAX_FPS, MAX_FRAMES, MAX_SIDE
 
 SCHEMA = "unseen.plan/1"
 SHAPES = ("box", "ellipse")
@@ -24,7 +25,7 @@ REGION_KINDS = ("face", "text")  # what a region hides; painted the same way
 METHODS = ("fill", "solid", "mosaic", "blur")
 MAX_FILES = 1_000_000
 MAX_REGIONS_PER_FILE = 5_000_000
-MAX_DIMENSION = 1 << 17
+MAX_DIMENSION = MAX_SIDE  # what the readers accept (unseen.limits), so every plan scan writes loads
 
 Box = tuple[float, float, float, float]
 Kind = Literal["image", "video"]
@@ -192,11 +193,11 @@ def _media(raw: Any, where: str) -> MediaPlan:
     frames = fps = None
     whole: list[tuple[int, int]] = []
     if kind == "video":
-        frames = _int(obj.get("frames"), f"{where}.frames", 1, 1 << 31)
+        frames = _int(obj.get("frames"), f"{where}.frames", 1, MAX_FRAMES)
         fps_raw = obj.get("fps")
         fps = None if fps_raw is None else _number(fps_raw, f"{where}.fps")
-        if fps is not None and not 0 < fps <= 10_000:
-            raise PlanError(f"{where}.fps = {fps} is outside 0..10000 frames per second")
+        if fps is not None and not 0 < fps <= MAX_FPS:
+            raise PlanError(f"{where}.fps = {fps} is outside 0..{MAX_FPS:g} frames per second")
         spans = obj.get("whole_frames", [])
         if not isinstance(spans, list):
             raise PlanError(f"{where}.whole_frames must be a list of [first, last] frame pairs")
@@ -319,3 +320,10 @@ def expand(raw: Box, margin: float, width: int, height: int) -> Box:
         min(float(width), x2 + margin * w),
         min(float(height), y2 + margin * h),
     )
+
+
+def check_media(media: MediaPlan) -> None:
+    """Validate a plan entry unseen made exactly as `load` validates one read from a file (raises
+    PlanError): a file whose entry a plan could not hold (more regions than MAX_REGIONS_PER_FILE)
+    is refused when it is made, not when the plan is loaded again by `apply` or a resumed run."""
+    _media(json.loads(json.dumps(Plan(root="/", files=[media]).to_json()["files"][0])), media.path)

@@ -29,7 +29,8 @@ import numpy as np
 from unseen.detect.base import Detector
 from unseen.detect.centerface import CenterFace, default_threads
 from unseen.detect.multiscale import MultiScale
-from unseen.errors import LimitError, MediaError
+from unseen.errors import MediaError
+from unseen.limits import MAX_FPS
 from unseen.media import video as media
 from unseen.obscure import METHODS, obscure
 from unseen.pipeline import Options, Progress
@@ -251,27 +252,12 @@ class _Final:
 Planned = tuple[int | None, Any, list[Region]]  # (frame index or None for audio, frame/packet, regions)
 
 
-def _refuse_huge(path: Path, info: media.VideoInfo, opts: Options) -> None:
-    """Refuse frames larger than --max-pixels: a run holds ~25 decoded frames, so a crafted
-    16,384 x 16,384 stream would take gigabytes before anything else went wrong."""
-    if info.width * info.height > opts.max_pixels:
-        raise LimitError(
-            f"{path}: {info.width}x{info.height} frames are {info.width * info.height / 1e6:.0f} megapixels, "
-            f"over the limit of {opts.max_pixels / 1e6:.0f}; raise --max-pixels if the file is trusted"
-        )
-
-
 def _planned(
     dec: media.Decoded, s: VideoSettings, opts: Options, rel: str, progress: Progress | None, keep: bool
 ) -> Iterator[Planned]:
     """Decode every frame once, detect on every step-th, track, and yield each frame with its
     final regions, in order, a bounded number of frames behind the decoder. `keep`: yield the
     decoded frames (and audio packets, in file order) for rendering; otherwise None."""
-    path = dec.path
-    declared = dec.info.declared_frames
-    if declared and declared > opts.max_frames:
-        raise LimitError(f"{path}: {declared} frames is over the limit of {opts.max_frames} (--max-frames)")
-    _refuse_huge(path, dec.info, opts)
     tracker = Tracker(max_gap=s.max_gap)
     tick = _throttle(progress)
     expected = dec.expected_frames()
@@ -319,13 +305,10 @@ def _planned(
             if i is None:
                 held.append((None, frame))
                 continue
-            if i >= opts.max_frames:
-                raise LimitError(f"{path}: more than {opts.max_frames} frames (--max-frames)")
             if keep:
                 held.append((i, frame))
             info = dec.info
-            if size is None:
-                _refuse_huge(path, info, opts)  # the first frame's size, which the header may not tell
+            if size is None:  # (Decoded has checked the first frame's size against the limits)
                 size = s.detect_size(info.width, info.height, float(info.sar))
                 det = make_video_detector(s, size)
             camera.add(frame, info.turns, info.width, info.height)
@@ -361,7 +344,7 @@ def output_name(out: str) -> str:
 def _entry(dec: media.Decoded, rel: str, out: str, digest: str, regions: list[Region]) -> MediaPlan:
     info = dec.info
     w, h = info.width, info.height
-    return MediaPlan(rel, output_name(out), "video", w, h, digest, regions, frames=dec.frames, fps=round(info.fps, 6))
+    return MediaPlan(rel, output_name(out), "video", w, h, digest, regions, frames=dec.frames, fps=_plan_fps(info.fps))
 
 
 def scan(
@@ -379,12 +362,18 @@ def scan(
     The photo `detector` is not used: video builds its own from `settings` (default from
     opts.detector: fast / default / thorough), because the right scale depends on the video."""
     s = settings or settings_for(opts)
-    dec = media.Decoded(path)
+    dec = media.Decoded(path, max_pixels=opts.max_pixels, max_frames=opts.max_frames)
     try:
         regions = [r for _, _, rs in _planned(dec, s, opts, rel, progress, keep=False) for r in rs]
     finally:
         dec.close()
     return _entry(dec, rel, out, digest, regions)
+
+
+def _plan_fps(fps: float) -> float | None:
+    """The rate a plan states (information for the review page): none for a stream whose header
+    gives one no plan may hold (0, negative, over MAX_FPS), rather than a plan apply refuses."""
+    return round(fps, 6) if 0 < fps <= MAX_FPS else None
 
 
 def run(
@@ -401,7 +390,7 @@ def run(
     and encoded as soon as its regions are final, while detection goes on ahead (the plan
     is the one `scan` makes). Writes `tmp` (renamed into place by the caller on success)."""
     s = settings or settings_for(opts)
-    dec = media.Decoded(path, audio=opts.audio != "drop")
+    dec = media.Decoded(path, opts.audio != "drop", opts.max_pixels, opts.max_frames)
     regions: list[Region] = []
     planned = _planned(dec, s, opts, rel, progress, keep=True)
     # Nothing comes out of `planned` before a frame is decoded: dec.info knows the rotation then.
@@ -501,14 +490,12 @@ def _painted(items: Iterator[Planned], dec: media.Decoded, method: str) -> Itera
 def render(source: Path, mp: MediaPlan, tmp: Path, opts: Options, progress: Progress | None = None) -> None:
     """Write the obscured video to `tmp` (the caller renames it into place only on success)."""
     index = _index(mp)
-    info = media.probe(source)
+    frames = mp.frames or 0
+    media.refuse_frames(Path(mp.path), frames, opts.max_frames)
+    info = media.probe(source, opts.max_pixels, opts.max_frames)
     if (info.width, info.height) != (mp.width, mp.height):
         raise MediaError(f"{mp.path}: video is {info.width}x{info.height}, plan says {mp.width}x{mp.height}")
-    frames = mp.frames or 0
-    if frames > opts.max_frames:
-        raise LimitError(f"{mp.path}: {frames} frames is over the limit of {opts.max_frames} (--max-frames)")
-    _refuse_huge(source, info, opts)
-    dec = media.Decoded(source, audio=opts.audio != "drop")
+    dec = media.Decoded(source, opts.audio != "drop", opts.max_pixels, opts.max_frames)
     tick = _throttle(progress)
 
     def each(i: int) -> None:

@@ -3,7 +3,7 @@
 
 UNSEEN_TEST_NO_NETWORK=LOG: an audit hook refuses every socket operation and appends the
     event name to LOG, so a test can check that unseen never even tried.
-UNSEEN_TEST_SLOW_ENCODE=MARKER: image encoding touches MARKER and then sleeps, holding the
+UNSEEN_TEST_SLOW_ENCODE=MARKER: image encoding adds a line with its pid to MARKER, then sleeps, holding the
     run inside a write so a test can interrupt it there.
 UNSEEN_TEST_SLOW_VIDEO=MARKER: the same for video, at the 11th frame written.
 """
@@ -33,7 +33,7 @@ if _marker:
 
     def _slow_encode(*args, **kwargs):  # type: ignore[no-untyped-def]
         with open(_marker, "a", encoding="utf-8") as f:
-            f.write("encoding\n")
+            f.write(f"encoding {os.getpid()}\n")
         time.sleep(60)
         return _encode(*args, **kwargs)
 
@@ -48,7 +48,7 @@ if _video_marker:
     def _slow_frame(self, picture, source, index):  # type: ignore[no-untyped-def]
         if index == 10:  # well inside the one-pass run: detection is ahead, encoding under way
             with open(_video_marker, "a", encoding="utf-8") as f:
-                f.write("encoding\n")
+                f.write(f"encoding {os.getpid()}\n")
             time.sleep(60)
         return _frame(self, picture, source, index)
 

@@ -20,7 +20,7 @@ from unseen.audit import metadata
 from unseen.audit.reid import MIN_FACE
 from unseen.audit.residual import PARTLY, Residual, changed_mask, erased, left_share, unchanged
 from unseen.detect.base import Detections, iou_matrix, nms
-from unseen.errors import UnseenError
+from unseen.guard import Failed, guarded
 from unseen.media import image
 from unseen.media import video as media
 
@@ -176,12 +176,15 @@ class Auditor:
         return self._last[1]
 
     def pair(self, original: Path, output: Path) -> FileAudit:
-        """Audit one file pair; any read error becomes `error` (never an exception)."""
+        """Audit one file pair; any failure becomes `error` (guard.guarded: never an exception,
+        never a clear verdict)."""
         from unseen.pipeline import is_video
 
         t0 = time.perf_counter()
-        rep = FileAudit(str(original), str(output), "video" if is_video(original) else "image")
-        try:
+        rep = FileAudit(str(original), str(output), "image")
+
+        def work() -> None:
+            rep.kind = "video" if is_video(original) else "image"
             if rep.kind == "video":
                 self._video(original, output, rep)
             else:
@@ -190,23 +193,23 @@ class Auditor:
                 rep.height, rep.width = a.rgb.shape[:2]
                 rep.findings, rep.faces_compared, rep.faces_erased = self.frame(a.rgb, b.rgb)
                 rep.frames_checked = rep.frames_total = 1
-            try:
-                rep.findings += [Finding("metadata", f"{m.what}: {m.detail}") for m in metadata.scan(output)]
-            except OSError as e:
-                raise UnseenError(f"{output}: {e}") from e
-        except UnseenError as e:
-            rep.error = str(e)
-        except OSError as e:
-            rep.error = f"{output}: cannot read ({e})"
-        except Exception as e:  # noqa: BLE001 - a bug on one file is that file's error, never a clear verdict
-            rep.error = f"{output}: unexpected {type(e).__name__}: {e} (not audited; please report this bug)"
+            rep.findings += [Finding("metadata", f"{m.what}: {m.detail}") for m in metadata.scan(output)]
+
+        failed = guarded(str(output), work)
+        if isinstance(failed, Failed):
+            rep.error = failed.error
         rep.seconds = time.perf_counter() - t0
         return rep
 
     def _video(self, original: Path, output: Path, rep: FileAudit) -> None:
         """Compare the two videos frame by frame as unseen reads them (media.Decoded: cover art
         skipped, frames an edit list hides left out, every frame at the first one's size)."""
-        a, b = media.Decoded(original), media.Decoded(output)
+        a = media.Decoded(original, max_pixels=self.max_pixels)
+        try:
+            b = media.Decoded(output, max_pixels=self.max_pixels)
+        except BaseException:
+            a.close()
+            raise
         try:
             every = self.every or max(1, round(a.info.fps / VIDEO_SAMPLES_PER_SECOND))
             for n, (fa, fb) in enumerate(itertools.zip_longest(a, b)):

@@ -14,6 +14,8 @@ from typing import Any
 
 from unseen.audit import report
 from unseen.audit.check import Auditor, FileAudit
+from unseen.guard import Failed, guarded
+from unseen.limits import arg_type
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_RISK = 0, 1, 2, 3
 
@@ -42,7 +44,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("anonymised", type=Path, metavar="ANONYMISED", help="its anonymised file or mirrored folder")
     p.add_argument("--json", action="store_true", help="print results as JSON on stdout")
     p.add_argument("--html", type=Path, metavar="REPORT.html", help="also write an HTML report (outputs only)")
-    p.add_argument("--every", type=int, metavar="N", help="audit every Nth video frame (default: 2 per second)")
+    p.add_argument(
+        "--every", type=arg_type("every"), metavar="N", help="audit every Nth video frame (default: 2 per second)"
+    )
     p.set_defaults(handler=handle)
 
 
@@ -73,18 +77,27 @@ def pairs(original: Path, anonymised: Path) -> list[tuple[Path, Path]]:
     return out
 
 
+def load_auditor(every: int | None = None) -> Auditor | Failed:
+    """A new Auditor (its models take a few seconds to load), or Failed when they cannot load."""
+    return guarded("the audit", lambda: Auditor(every=every))
+
+
 def run_audit(
-    todo: list[tuple[Path, Path]], quiet: bool, every: int | None = None, auditor: Auditor | None = None
+    todo: list[tuple[Path, Path]], quiet: bool, every: int | None = None, auditor: Auditor | Failed | None = None
 ) -> list[FileAudit]:
-    """Audit each pair with `auditor` (or a new one: its models take a few seconds to load)."""
+    """Audit each pair with `auditor` (or a new one, see load_auditor)."""
     from unseen.progress import Reporter
 
-    auditor = auditor or Auditor(every=every)
+    if auditor is None:
+        auditor = load_auditor(every)
+    if isinstance(auditor, Failed):  # its models cannot be loaded: every file is unchecked, not clear
+        why = auditor.error
+        return [FileAudit(str(orig), str(out), error=f"{out}: not audited: {why}") for orig, out in todo]
     audits = []
     with Reporter(quiet=quiet) as rep:
         rep.start("auditing", len(todo))
         for orig, out in todo:
-            if not out.exists():
+            if not out.is_file():  # missing, or not a regular file (a pipe would block the read)
                 audits.append(FileAudit(str(orig), str(out), error=f"{out}: no anonymised file for {orig}"))
             else:
                 audits.append(auditor.pair(orig, out))
@@ -99,12 +112,8 @@ def exit_code(audits: list[FileAudit]) -> int:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from unseen.errors import UnseenError
-
-    if args.every is not None and args.every < 1:
-        print("unseen audit: --every must be 1 or more", file=sys.stderr)
-        return EXIT_USAGE
     from unseen.api import audit
+    from unseen.errors import UnseenError
 
     try:
         audits = audit(args.original, args.anonymised, every=args.every, show_progress=not args.json).files
@@ -112,11 +121,16 @@ def handle(args: argparse.Namespace) -> int:
         print(f"unseen audit: {e}", file=sys.stderr)
         return EXIT_USAGE
     _print(audits, args.json)
+    code = exit_code(audits)
     if args.html:
-        report.write_html(audits, args.html)
+        try:
+            report.write_html(audits, args.html)
+        except OSError as e:
+            print(f"error: {args.html}: cannot write the report ({e.strerror or e})", file=sys.stderr)
+            return max(code, EXIT_FAILED)
         if not args.json:
             print(f"report: {args.html}")
-    return exit_code(audits)
+    return code
 
 
 def _print(audits: list[FileAudit], as_json: bool) -> None:

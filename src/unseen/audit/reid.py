@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from unseen.errors import UnseenError
+
 # dlib's own same-person tolerance for this model (its documentation and face_recognition use
 # 0.6). benchmarks/reid.py measures the stricter threshold at 0.1% false accepts on LFW.
 SAME_PERSON = 0.6
@@ -31,7 +33,7 @@ def _model_dir() -> Path:
     """The model files, found without importing `face_recognition_models` (it needs pkg_resources)."""
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the audit needs `face-recognition-models` and `dlib-bin` (pip install unseen)")
+        raise UnseenError("the audit needs `face-recognition-models` and `dlib-bin` (pip install unseen)")
     return Path(list(spec.submodule_search_locations)[0]) / "models"
 
 

@@ -3,8 +3,8 @@
 CenterFace scores small, blurred and crowd faces low, and so does much of what is not a face (a
 windscreen, a rose bed, a patterned wall). Painting every low-scoring box protected crowds but
 put patches on 3 of 4 photos with nobody in them. The verifier combines what is known of each
-face box scored under CHECK_BELOW whose short side is at least MIN_SIDE px (smaller boxes cost
-little area and are kept): its score, its score on a close-up crop (`CenterFace.recheck`), the
+face box scored under CHECK_BELOW whose short side is at least MIN_SIDE px (24 on a photo with
+confident faces; smaller boxes cost little area and are kept): its score, its score on a close-up crop (`CenterFace.recheck`), the
 best score each pass of the detector gave it, how many boxes agree on it, its size and shape,
 how far its five landmarks lie from a face's usual layout, and what the photo holds otherwise
 (how many confident faces, how large). A logistic model over those (verifier.json, made by
@@ -28,6 +28,7 @@ from unseen.detect.base import Detections, iou_matrix
 
 CHECK_BELOW = 0.5  # boxes scoring at least this are faces without a second look
 MIN_SIDE = 16.0  # px (original pixels): smaller boxes are kept without one
+MIN_SIDE_WITH_PEOPLE = 24.0  # ... on a photo with a confident face (a crowd's many small faces: time)
 KEEP_WITH_PEOPLE = 0.02  # least chance of a face kept, on a photo with a confident face
 KEEP_ALONE = 0.7  # ... on a photo without one
 NEAR = 0.3  # IoU at which a pass's box counts as the same face
@@ -139,14 +140,15 @@ class Verifier:
     def keep(self, rgb: np.ndarray, found: Detections, faces: Detections, work: float, base: Rechecker) -> np.ndarray:
         """Boolean mask over `faces`: False for the weak boxes judged not to be faces."""
         side = np.minimum(faces.boxes[:, 2] - faces.boxes[:, 0], faces.boxes[:, 3] - faces.boxes[:, 1])
-        check = (faces.scores < CHECK_BELOW) & (side >= MIN_SIDE)
+        people = bool((faces.scores >= CHECK_BELOW).any())
+        check = (faces.scores < CHECK_BELOW) & (side >= (MIN_SIDE_WITH_PEOPLE if people else MIN_SIDE))
         keep = ~check
         if not check.any():
             return keep
         crop = np.full(len(faces), -1.0, np.float32)
         crop[check] = base.recheck(rgb, faces.boxes[check])
         f = features(found, faces, crop, work)
-        least = KEEP_WITH_PEOPLE if (faces.scores >= CHECK_BELOW).any() else KEEP_ALONE
+        least = KEEP_WITH_PEOPLE if people else KEEP_ALONE
         keep[check] = self.chance(f[check]) >= least
         return keep
 

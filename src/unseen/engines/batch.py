@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from unseen.detect.base import Detector
 from unseen.engines.manifest import Manifest, Record
-from unseen.errors import UnseenError
+from unseen.guard import Failed, guarded
 from unseen.pipeline import Options, Outcome, run_file, sha256
 from unseen.pipeline import Progress as FileProgress
 from unseen.plan import MediaPlan, Plan, Settings, from_json
@@ -52,22 +52,14 @@ def process_file(
     progress: FileProgress | None = None,
 ) -> Record:
     """Scan and render one input into `out_dir`, never raising for a bad file: a failure is a
-    record with the reason, and (fail closed) no output under the final name. `out_dir` None:
-    beside the input as NAME.unseen.EXT."""
+    record with the reason (guard.guarded, the policy every batch shares), and (fail closed) no
+    output under the final name. `out_dir` None: beside the input as NAME.unseen.EXT."""
     t0 = time.monotonic()
-    try:
+
+    def work() -> Record:
         st = src.stat()
-    except OSError as e:
-        return Record(rel, "failed", settings, 0, 0, error=f"{rel}: cannot read ({e.strerror})")
-    rec = Record(rel, "failed", settings, st.st_size, st.st_mtime_ns)
-    try:
+        rec = Record(rel, "done", settings, st.st_size, st.st_mtime_ns)
         media, dest = run_file(src, rel, root, out_dir, detector, opts, progress)
-    except UnseenError as e:
-        rec.error = str(e)
-    except Exception as e:  # noqa: BLE001 - one odd file must not stop an archive; it is reported
-        rec.error = f"{rel}: unexpected {type(e).__name__}: {e}"
-    else:
-        rec.status = "done"
         rec.sha256 = media.sha256
         base = Path(os.path.abspath(root if out_dir is None else out_dir))
         rec.output = dest.relative_to(base).as_posix()
@@ -76,8 +68,14 @@ def process_file(
         rec.frames = media.frames or 1
         plan = Plan(root=str(root), files=[media], settings=Settings(method=opts.method, detector=opts.detector))
         rec.media = json.loads(json.dumps(plan.to_json()["files"][0]))  # as the manifest stores it
-    rec.seconds = round(time.monotonic() - t0, 3)
-    return rec
+        return rec
+
+    done = guarded(rel, work)
+    if isinstance(done, Failed):
+        size, mtime = local_stat(str(src)) or (0, 0)
+        done = Record(rel, "failed", settings, size, mtime, error=done.error)
+    done.seconds = round(time.monotonic() - t0, 3)
+    return done
 
 
 @dataclass
@@ -178,6 +176,8 @@ class Summary:
     engine: str = "local"
     workers: int = 1
     left_out: list[str] = field(default_factory=list)  # input files neither photo nor video (rel)
+    notes: list[str] = field(default_factory=list)  # said once on stderr as `note:` lines
+    errors: list[str] = field(default_factory=list)  # not about one file (the resume state): `error:` lines
 
     @property
     def faces(self) -> int:
@@ -193,15 +193,13 @@ class Summary:
         return len(self.done) / self.seconds if self.seconds > 0 else 0.0
 
     def plan(self) -> Plan:
-        """The plan of every output in the folder (done now or reused), as `unseen scan` would."""
-        files: list[dict[str, Any]] = [r.media for r in self.done + self.skipped if r.media is not None]
-        raw = {
-            "schema": Plan(root=self.root).schema,
-            "root": self.root,
-            "settings": {"method": self.opts.method, "detector": self.opts.detector},
-            "files": sorted(files, key=lambda f: f["path"]),
-        }
-        return from_json(raw, "manifest")
+        """The plan of every output in the folder (done now or reused), as `unseen scan` would.
+        Each entry was validated when it was made or reused (manifest.candidate), one by one:
+        a batch larger than a plan file holds still reports and audits (only --plan refuses)."""
+        recs = sorted((r for r in self.done + self.skipped if r.media is not None), key=lambda r: r.path)
+        files = [m for m in (media_of(r) for r in recs) if m is not None]
+        settings = Settings(method=self.opts.method, detector=self.opts.detector)
+        return Plan(root=self.root, files=files, settings=settings)
 
     def outcomes(self, out_dir: str) -> list[Outcome]:
         ok = [Outcome(r.path, _join(out_dir, r.output or ""), r.regions) for r in self.done + self.skipped]
@@ -215,6 +213,7 @@ class Summary:
             "done_now": len(self.done),
             "skipped": len(self.skipped),
             "failed_files": [{"path": r.path, "error": r.error} for r in self.failed],
+            "errors": self.errors,
             "faces": self.faces,
             "frames": self.frames,
             "seconds": round(self.seconds, 2),

@@ -9,14 +9,23 @@ threaded process can deadlock. The cost is one import and detector load per work
 
 Every worker, and the one-worker path in this process, runs inference on `INFERENCE_THREADS`
 threads (see batch.py): a file's plan and output bytes do not depend on the worker count.
+
+Workers die with the parent: killed with SIGKILL (kill -9, the OOM killer), the parent cannot
+stop them, so each worker asks the kernel for SIGKILL when its parent goes (PR_SET_PDEATHSIG)
+and watches its parent's pid as well (where prctl is missing); otherwise they would go on
+writing outputs into a folder nobody is resuming, then idle with their memory for ever.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import multiprocessing as mp
 import os
 import queue as queue_mod
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -38,8 +47,11 @@ from unseen.engines.batch import (
     refuse_overwrites,
     split_done,
 )
-from unseen.engines.manifest import Manifest, Record, settings_key, sweep_partials
-from unseen.pipeline import Options, discover
+from unseen.engines.manifest import Manifest, Record, settings_key
+from unseen.pipeline import Options, check_output_folder, discover, set_temp_tag, temp_tag
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+PARENT_POLL_S = 0.5
 
 
 def run_local(
@@ -50,22 +62,25 @@ def run_local(
     quiet: bool = False,
     on_record: Callable[[Record], None] | None = None,
     rehash: bool = False,
+    state_dir: Path | None = None,
 ) -> Summary:
     """Anonymise every input into `out_dir` with `workers` processes (default: all cores).
 
     With an output folder the batch is resumable: inputs recorded as done with the same settings
-    are skipped, changed ones redone (`rehash`: judged by content hash, not size and mtime).
-    Without one, outputs go beside the inputs and nothing is recorded. `on_record` sees each
-    record as it is written (tests, benchmarks)."""
+    are skipped, changed ones redone (`rehash`: judged by content hash, not size and mtime); the
+    record is kept in `state_dir` (engines.manifest), never in the output folder. Without one,
+    outputs go beside the inputs and nothing is recorded. `on_record` sees each record as it is
+    written (tests, benchmarks)."""
     t0 = time.monotonic()
+    out = Path(os.path.abspath(out_dir)) if out_dir is not None else None
+    if out is not None:
+        check_output_folder(out, inputs)
     root, files, left_out = discover(inputs, opts.follow_symlinks)
     settings = settings_key(opts)
-    out = Path(os.path.abspath(out_dir)) if out_dir is not None else None
     manifest: Manifest | None = None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        sweep_partials(out)
-        manifest = Manifest.in_folder(out)
+        manifest = Manifest(str(out), out, state_dir)
     try:
         pairs = [(str(f), f.relative_to(root).as_posix()) for f in files]
         refused: list[Record] = []
@@ -76,6 +91,8 @@ def run_local(
             jobs, refused = refuse_overwrites(jobs, out, settings)
         n = max(1, min(workers or usable_cores(), len(jobs)))
         summary = Summary(str(root), opts, skipped=reused, workers=n, failed=refused, left_out=left_out)
+        if manifest is not None:
+            summary.notes += manifest.notes
 
         def record(rec: Record) -> None:
             if manifest is not None:
@@ -93,6 +110,8 @@ def run_local(
     finally:
         if manifest is not None:
             manifest.close()
+    if manifest is not None and manifest.error is not None:
+        summary.errors.append(manifest.error)
     summary.seconds = time.monotonic() - t0
     return summary
 
@@ -132,9 +151,12 @@ _opts: Options | None = None
 _queue: Any = None
 
 
-def _init(opts: Options, progress: Any) -> None:
-    """One worker: single-threaded OpenCV too, since the cores are shared out as workers."""
+def _init(opts: Options, progress: Any, tag: str, parent: int) -> None:
+    """One worker: dies with `parent`; writes temporaries under the batch's `tag`; single-threaded
+    OpenCV too, since the cores are shared out as workers."""
     global _detector, _opts, _queue
+    _die_with(parent)
+    set_temp_tag(tag)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import cv2
 
@@ -142,6 +164,22 @@ def _init(opts: Options, progress: Any) -> None:
     _detector = load_detector(opts.detector)
     _opts = opts
     _queue = progress
+
+
+def _die_with(parent: int) -> None:
+    """End this process when `parent` ends, however it ends (kill -9 included)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before prctl took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="unseen-parent-watch").start()
 
 
 def _task(src: str, rel: str, root: str, out: str | None, settings: str) -> Record:
@@ -179,7 +217,8 @@ def _pool(
     retry: list[Job] = []
     while True:
         pending: dict[Future[Record], Job] = {}
-        ex = ProcessPoolExecutor(n, mp_context=ctx, initializer=_init, initargs=(opts, progress_q))
+        init = (opts, progress_q, temp_tag(), os.getpid())
+        ex = ProcessPoolExecutor(n, mp_context=ctx, initializer=_init, initargs=init)
         broken = False
         try:
             while True:

@@ -38,10 +38,11 @@ from unseen.engines.batch import (
     refuse_overwrites,
     split_done,
 )
-from unseen.engines.manifest import MANIFEST_NAME, Manifest, Record, settings_key, sweep_partials
+from unseen.engines.manifest import OLD_MANIFEST_NAME, Manifest, Record, settings_key
 from unseen.errors import UnseenError
+from unseen.guard import Failed, guarded
 from unseen.media.kind import MEDIA_SUFFIXES
-from unseen.pipeline import OUTPUT_TAG, Options, discover, sha256_stream
+from unseen.pipeline import OUTPUT_TAG, Options, check_output_folder, discover, set_temp_tag, sha256_stream
 
 LOCAL_OBJECT_STORE = 500 * 1024**2  # a laptop-sized local instance; a cluster sets its own
 
@@ -98,51 +99,32 @@ def list_inputs(inputs: list[str], follow_symlinks: bool) -> tuple[str, list[tup
     return inputs[0].rstrip("/"), found, left
 
 
-class RemoteManifest(Manifest):
-    """The manifest for an object-storage output: appended locally (fsync'ed), uploaded whole
-    (object puts are atomic) every `every` seconds and at the end. A crash loses at most the
-    records since the last upload; those files are redone, never skipped unfinished."""
+def adopt_remote_manifest(manifest: Manifest, out_uri: str) -> None:
+    """Move a manifest an older unseen kept in an object-storage output folder into the state,
+    and delete it there: the published prefix must not tie outputs to their originals."""
+    from pyarrow import fs as pafs
 
-    def __init__(self, out_uri: str, every: float = 30.0) -> None:
-        self.fs, base = _fs(out_uri)
-        self.remote = f"{base.rstrip('/')}/{MANIFEST_NAME}"
-        self.tmpdir = tempfile.mkdtemp(prefix="unseen-manifest-")
-        local = Path(self.tmpdir) / MANIFEST_NAME
-        try:
-            with self.fs.open_input_stream(self.remote) as f:
-                local.write_bytes(f.read())
-        except (FileNotFoundError, OSError):
-            pass
-        super().__init__(local)
-        self.every = every
-        self.last = time.monotonic()
-
-    def append(self, rec: Record) -> None:
-        super().append(rec)
-        if time.monotonic() - self.last > self.every:
-            self.upload()
-
-    def upload(self) -> None:
-        self.fs.create_dir(self.remote.rsplit("/", 1)[0], recursive=True)
-        with self.fs.open_output_stream(self.remote) as f:
-            f.write(self.path.read_bytes())
-        self.last = time.monotonic()
-
-    def close(self) -> None:
-        try:
-            self.upload()
-        finally:
-            super().close()
-            shutil.rmtree(self.tmpdir, ignore_errors=True)
+    fs, base = _fs(out_uri)
+    old = f"{base.rstrip('/')}/{OLD_MANIFEST_NAME}"
+    if fs.get_file_info(old).type != pafs.FileType.File:
+        return
+    with fs.open_input_stream(old) as f:
+        manifest.adopt(f.read())
+    fs.delete_file(old)
+    manifest.notes.append(
+        f"moved the resume state out of the output folder: {out_uri.rstrip('/')}/{OLD_MANIFEST_NAME} "
+        f"(it tied each output to its original) is now kept in {manifest.path}"
+    )
 
 
 class _Worker:
     """One Ray actor: loads the detector once, then anonymises one file per call."""
 
-    def __init__(self, opts: dict[str, Any], root: str, out: str, settings: str, gpu: bool) -> None:
+    def __init__(self, opts: dict[str, Any], root: str, out: str, settings: str, gpu: bool, tag: str) -> None:
         import cv2
 
         cv2.setNumThreads(1)
+        set_temp_tag(tag)  # the driver's resume state records it: its temporaries can be swept
         self.opts = Options(**opts)
         self.root, self.out, self.settings = root, out, settings
         self.detector = load_detector(self.opts.detector)
@@ -157,6 +139,14 @@ class _Worker:
         return {"record": recs}
 
     def one(self, src: str, rel: str, size: int, mtime_ns: int) -> Record:
+        """One file, never raising (guard.guarded: a download or upload that fails is that
+        file's error, as a decoding one is, and the actor goes on to the next)."""
+        done = guarded(rel, lambda: self._one(src, rel, size, mtime_ns))
+        if isinstance(done, Failed):
+            return Record(rel, "failed", self.settings, size, mtime_ns, error=done.error)
+        return done
+
+    def _one(self, src: str, rel: str, size: int, mtime_ns: int) -> Record:
         if not is_uri(src) and not is_uri(self.out):
             return process_file(
                 Path(src), rel, Path(self.root), Path(self.out), self.detector, self.opts, self.settings
@@ -168,19 +158,13 @@ class _Worker:
                 root = Path(tmp, "in")
                 local = root / rel
                 local.parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    _download(src, local)
-                except OSError as e:
-                    return Record(rel, "failed", self.settings, size, mtime_ns, error=f"{rel}: cannot read {src}: {e}")
+                _download(src, local)
             if is_uri(self.out):
                 out = Path(tmp, "out")
             rec = process_file(local, rel, root, out, self.detector, self.opts, self.settings)
             rec.size, rec.mtime_ns = size, mtime_ns
             if rec.ok and rec.output is not None and is_uri(self.out):
-                try:
-                    _upload(out / rec.output, f"{self.out.rstrip('/')}/{rec.output}")
-                except OSError as e:
-                    rec.status, rec.error = "failed", f"{rel}: cannot write the output: {e}"
+                _upload(out / rec.output, f"{self.out.rstrip('/')}/{rec.output}")
             return rec
 
 
@@ -260,9 +244,11 @@ def run_ray(
     quiet: bool = False,
     on_record: Callable[[Record], None] | None = None,
     rehash: bool = False,
+    state_dir: Path | None = None,
 ) -> Summary:
     """Anonymise every input into `out` on Ray; resumable through the manifest like `run_local`
-    (`rehash` too: the driver then hashes every input recorded as done, objects included).
+    (`rehash` too: the driver then hashes every input recorded as done, objects included). The
+    manifest is kept in `state_dir` on the driver's machine, for object-storage outputs too.
 
     `address` None starts a local Ray instance (and stops it at the end); otherwise connects to
     that cluster (`auto`, `ray://head:10001`). `workers`: actors (default: one per GPU if the
@@ -279,6 +265,7 @@ def run_ray(
     out_uri = as_uri(out)
     if not is_uri(out_uri):
         out_uri = os.path.abspath(out_uri)
+        check_output_folder(Path(out_uri), [Path(i) for i in in_uris if not is_uri(i)])
     root, listed, left_out = list_inputs(in_uris, opts.follow_symlinks)
     info = {rel: (size, mtime) for _, rel, size, mtime in listed}
     by_src = {src: rel for src, rel, *_ in listed}
@@ -286,15 +273,16 @@ def run_ray(
 
     manifest: Manifest
     if is_uri(out_uri):
-        manifest = RemoteManifest(out_uri)
         out_fs, out_base = _fs(out_uri)
+        manifest = Manifest(out_uri, None, state_dir)
     else:
         Path(out_uri).mkdir(parents=True, exist_ok=True)
-        sweep_partials(Path(out_uri))
-        manifest = Manifest.in_folder(Path(out_uri))
+        manifest = Manifest(out_uri, Path(out_uri), state_dir)
         out_fs, out_base = None, out_uri
     started = False
     try:
+        if is_uri(out_uri):
+            adopt_remote_manifest(manifest, out_uri)
         pairs = [(src, rel) for src, rel, *_ in listed]
         refused: list[Record] = []
         if not is_uri(out_uri):
@@ -311,6 +299,7 @@ def run_ray(
         if not is_uri(out_uri):
             jobs, refused = refuse_overwrites(jobs, Path(out_uri), settings)
         summary = Summary(root, opts, skipped=reused, failed=refused, engine="ray", left_out=left_out)
+        summary.notes += manifest.notes
         with BatchProgress(len(jobs), len(reused), quiet, label="anonymising on ray") as bar:
             if jobs:
                 started = _start_ray(address, workers)
@@ -330,6 +319,7 @@ def run_ray(
                         "out": out_uri,
                         "settings": settings,
                         "gpu": gpus > 0,
+                        "tag": manifest.tag,
                     },
                     batch_size=1,
                     compute=ray.data.ActorPoolStrategy(size=n),
@@ -355,6 +345,8 @@ def run_ray(
         manifest.close()
         if started:
             ray.shutdown()
+    if manifest.error is not None:
+        summary.errors.append(manifest.error)
     summary.seconds = time.monotonic() - t0
     return summary
 

@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from unseen.errors import LimitError, MediaError
+from unseen.limits import DEFAULT_MAX_PIXELS, MAX_SIDE
 
 try:
     import pillow_heif
@@ -27,7 +28,6 @@ try:
 except ImportError:  # pragma: no cover - pillow-heif is a dependency; kept usable without it
     HEIF = False
 
-DEFAULT_MAX_PIXELS = 100_000_000
 MAX_FILE_BYTES = 2 << 30  # a photo file larger than this is refused before it is read
 
 # Extension -> the decoder formats that may legitimately hide behind it.
@@ -146,17 +146,27 @@ def is_animated(path: Path) -> bool:
         return False
 
 
+def refuse_size(name: str, w: int, h: int, max_pixels: int, what: str = "") -> None:
+    """LimitError for a picture (or, `what` "frames ", a video's frames) over --max-pixels or with
+    a side over MAX_SIDE: from its header, before a pixel is decoded. The side limit is the plan's
+    too, so a file refused here is never one whose plan could not be loaded again."""
+    size = f"{w}x{h} {what}{'are' if what else 'is'}"
+    if w * h > max_pixels:
+        raise LimitError(
+            f"{name}: {size} {w * h / 1e6:.0f} megapixels, over the limit of {max_pixels / 1e6:.0f}; "
+            "raise --max-pixels if the file is trusted"
+        )
+    if max(w, h) > MAX_SIDE:
+        raise LimitError(f"{name}: {size} over {MAX_SIDE:,} pixels on a side, the most unseen reads")
+
+
 def _upright(im: Image.Image, suffix: str, name: str, max_pixels: int) -> Picture:
     fmt = im.format or "?"
     allowed = FORMATS.get(suffix)
     if allowed is not None and fmt not in allowed:
         raise MediaError(f"{name}: the file is {fmt} but its name ends in {suffix}; rename it to match its content")
     w, h = im.size
-    if w * h > max_pixels:
-        raise LimitError(
-            f"{name}: {w}x{h} is {w * h / 1e6:.0f} megapixels, over the limit of {max_pixels / 1e6:.0f}; "
-            "raise --max-pixels if the file is trusted"
-        )
+    refuse_size(name, w, h, max_pixels)
     frames = int(getattr(im, "n_frames", 1))
     if frames > 1 and fmt == "TIFF":  # scanned documents, not animations: every page may hold a face
         raise MediaError(

@@ -31,8 +31,10 @@ import cv2
 import numpy as np
 from av.video.reformatter import ColorRange, Colorspace, VideoReformatter
 
-from unseen.errors import MediaError
+from unseen.errors import LimitError, MediaError
+from unseen.limits import DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS
 from unseen.media.audio import clean_header
+from unseen.media.image import refuse_size
 from unseen.obscure.base import Yuv420
 
 # Output suffix -> PyAV muxer. Suffixes not listed are written as MP4 (the output name changes).
@@ -126,25 +128,29 @@ def _fail(path: Path, e: BaseException) -> MediaError:
     return MediaError(f"{path}: not a video unseen can read, corrupt or truncated ({msg})")
 
 
-def open_video(path: Path) -> Any:
+def open_video(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, max_frames: int = DEFAULT_MAX_FRAMES) -> Any:
     """The file as an FFmpeg container; an animated WebP, which FFmpeg cannot decode, as a
-    lossless copy of its frames (`_webp_frames`), known by its header (it may have no suffix)."""
+    lossless copy of its frames (`_webp_frames`), known by its header (it may have no suffix).
+    The limits are checked on the WebP's header before it is decoded (LimitError); an FFmpeg
+    container's are checked by `Decoded`, from its header too."""
     try:
         if path.stat().st_size == 0:
             raise MediaError(f"{path}: the file is empty (0 bytes); nothing to do, re-copy it from the source")
         with open(path, "rb") as f:
             head = f.read(12)
         if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-            return _webp_frames(path)
+            return _webp_frames(path, max_pixels, max_frames)
         return av.open(str(path), "r", metadata_errors="ignore")
     except (av.FFmpegError, OSError, ValueError, EOFError) as e:
         raise _fail(path, e) from e
 
 
-def _webp_frames(path: Path) -> Any:
+def _webp_frames(path: Path, max_pixels: int, max_frames: int) -> Any:
     """An animated WebP's frames (Pillow composes them) written losslessly (FFV1 in Matroska,
     each at its own time in ms) to an anonymous temporary file, opened as a container: the
-    video path then treats it as any clip. One frame is held at a time."""
+    video path then treats it as any clip. One frame is held at a time, and the canvas size and
+    frame count are checked from the header first: composing 3 frames of 11,000 x 11,000 took
+    47 s and 5.6 GB before the limits were looked at."""
     import tempfile
 
     from PIL import Image, ImageSequence
@@ -154,6 +160,8 @@ def _webp_frames(path: Path) -> Any:
         with Image.open(path) as im:
             if not getattr(im, "is_animated", False):
                 raise MediaError(f"{path}: a still WebP, not an animation")
+            refuse_size(str(path), im.width, im.height, max_pixels, "frames ")
+            refuse_frames(path, int(getattr(im, "n_frames", 1)), max_frames)
             with av.open(buf, "w", format="matroska") as out:
                 stream = out.add_stream("ffv1", rate=1000)
                 stream.width, stream.height, stream.pix_fmt = im.width, im.height, "bgr0"  # RGB, exactly
@@ -166,7 +174,7 @@ def _webp_frames(path: Path) -> Any:
                     vf.time_base = Fraction(1, 1000)
                     out.mux(stream.encode(vf))
                 out.mux(stream.encode(None))
-    except MediaError:
+    except MediaError:  # LimitError too
         buf.close()
         raise
     except Exception as e:  # noqa: BLE001 - any decoder failure on untrusted input is this file's error
@@ -174,6 +182,12 @@ def _webp_frames(path: Path) -> Any:
         raise MediaError(f"{path}: not an animated WebP unseen can read, corrupt or truncated ({e})") from e
     buf.seek(0)
     return av.open(buf, "r", format="matroska")
+
+
+def refuse_frames(path: Path, frames: int | None, max_frames: int) -> None:
+    """LimitError when a video's header (or its decoding so far) counts more than --max-frames."""
+    if frames and frames > max_frames:
+        raise LimitError(f"{path}: {frames} frames is over the limit of {max_frames} (--max-frames)")
 
 
 def video_stream(container: Any, path: Path) -> Any:
@@ -292,15 +306,32 @@ class Decoded:
     """Iterate `(index, frame)` over the video stream, checking at the end that nothing is missing.
 
     With `audio`, audio packets are yielded in file order as `(None, packet)`, so a file is read
-    once and one thread owns the output container."""
+    once and one thread owns the output container.
 
-    def __init__(self, path: Path, audio: bool = False) -> None:
+    `max_pixels` and `max_frames` are checked from the header before anything is decoded (where
+    it states them), then on the first frame's size and on every frame counted (LimitError)."""
+
+    def __init__(
+        self,
+        path: Path,
+        audio: bool = False,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        max_frames: int = DEFAULT_MAX_FRAMES,
+    ) -> None:
         self.path = path
-        self.container = open_video(path)
-        self.stream = video_stream(self.container, path)
-        self.stream.thread_type = "AUTO"
-        self.audio = _audio_streams(self.container, path) if audio else []
-        self.info = _info(self.stream, None)
+        self.max_pixels, self.max_frames = max_pixels, max_frames
+        self.container = open_video(path, max_pixels, max_frames)
+        try:
+            self.stream = video_stream(self.container, path)
+            self.stream.thread_type = "AUTO"
+            self.audio = _audio_streams(self.container, path) if audio else []
+            self.info = _info(self.stream, None)
+            if self.info.width and self.info.height:
+                refuse_size(str(path), self.info.width, self.info.height, max_pixels, "frames ")
+            refuse_frames(path, self.info.declared_frames, max_frames)
+        except BaseException:
+            self.container.close()
+            raise
         self.frames = 0
 
     def expected_frames(self) -> int | None:
@@ -326,6 +357,9 @@ class Decoded:
                     if self.frames == 0:
                         self.info = _info(self.stream, frame)
                         size = (frame.width, frame.height)
+                        refuse_size(str(self.path), frame.width, frame.height, self.max_pixels, "frames ")
+                    if self.frames >= self.max_frames:
+                        raise LimitError(f"{self.path}: more than {self.max_frames} frames (--max-frames)")
                     frame = at_size(frame, size)
                     if frame.time is not None:
                         last_time = frame.time
@@ -346,9 +380,10 @@ class Decoded:
         self.container.close()
 
 
-def probe(path: Path) -> VideoInfo:
-    """Header facts without decoding more than the first frame (for rotation)."""
-    dec = Decoded(path)
+def probe(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, max_frames: int = DEFAULT_MAX_FRAMES) -> VideoInfo:
+    """Header facts without decoding more than the first frame (for rotation); the limits are
+    checked before that frame is decoded."""
+    dec = Decoded(path, max_pixels=max_pixels, max_frames=max_frames)
     try:
         for _ in dec:
             break

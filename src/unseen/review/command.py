@@ -15,6 +15,7 @@ from typing import Any
 
 from unseen import plan as plan_mod
 from unseen.detect.presets import PRESETS
+from unseen.limits import DEFAULT_MAX_PIXELS, arg_type
 from unseen.pipeline import Options
 
 EPILOG = """examples:
@@ -45,20 +46,22 @@ def register(subparsers: Any) -> None:
     p.add_argument("target", type=Path, metavar="DIR_OR_FILE", help="the folder (or one file) to review")
     p.add_argument("--plan", type=Path, help="plan file (default: DIR/.unseen/plan.json); created if missing")
     p.add_argument("-o", "--output", type=Path, help="export folder (default: DIR-unseen beside DIR)")
-    p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
+    p.add_argument("--port", type=arg_type("port"), default=0, help="port on 127.0.0.1 (default: any free port)")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser; print the address")
     p.add_argument(
         "--preset", choices=sorted(PRESETS), default="default", help="detector for files that have no plan yet"
     )
     p.add_argument(
         "--margin",
-        type=float,
+        type=arg_type("margin"),
         default=None,
         help="grow a confident face box by this share per side (see unseen run --help)",
     )
     p.add_argument("--shape", choices=plan_mod.SHAPES, default=None, help="shape of detected regions")
     p.add_argument("--method", choices=plan_mod.METHODS, default="fill", help="how new plans paint faces")
-    p.add_argument("--max-pixels", type=int, default=100_000_000, help="refuse images larger than this")
+    p.add_argument(
+        "--max-pixels", type=arg_type("max_pixels"), default=DEFAULT_MAX_PIXELS, help="refuse images larger than this"
+    )
     p.set_defaults(handler=run)
 
 

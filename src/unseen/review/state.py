@@ -18,7 +18,8 @@ from typing import Any
 
 from unseen import plan as plan_mod
 from unseen.errors import PlanError, UnseenError
-from unseen.pipeline import Options, Outcome, apply_file, discover, scan_file, sha256, unexpected
+from unseen.guard import Failed, guarded
+from unseen.pipeline import Options, Outcome, apply_file, discover, scan_file, sha256
 from unseen.plan import MediaPlan, Plan, Region, Settings
 from unseen.review.frames import Pictures
 
@@ -178,12 +179,9 @@ class Review:
             def progress(_: str, fraction: float, frames: int) -> None:
                 job.fraction = fraction
 
-            try:
-                media = scan_file(p, rel, detector, self.opts, progress)
-            except UnseenError as e:
-                self.scan_failed[rel] = str(e)
-            except Exception as e:  # noqa: BLE001 - one odd file must not stop the scan; it is listed
-                self.scan_failed[rel] = unexpected(rel, e)
+            media = guarded(rel, lambda: scan_file(p, rel, detector, self.opts, progress))  # noqa: B023
+            if isinstance(media, Failed):  # one odd file must not stop the scan; it is listed
+                self.scan_failed[rel] = media.error
             else:
                 with self.lock:
                     self.plan.files.append(media)
@@ -334,13 +332,12 @@ class Review:
                 def progress(_: str, fraction: float, frames: int) -> None:
                     job.fraction = fraction
 
-                try:
-                    dest = apply_file(plan, media, self.output, opts, progress)
+                dest = guarded(media.path, lambda: apply_file(plan, media, self.output, opts, progress))  # noqa: B023
+                if isinstance(dest, Failed):  # one odd file must not stop the export; it is listed
+                    outcomes.append(Outcome(media.path, error=dest.error))
+                    job.failed.append({"path": media.path, "error": dest.error})
+                else:
                     outcomes.append(Outcome(media.path, str(dest), len(media.regions)))
-                except Exception as e:  # noqa: BLE001 - one odd file must not stop the export; it is listed
-                    error = str(e) if isinstance(e, UnseenError) else unexpected(media.path, e)
-                    outcomes.append(Outcome(media.path, error=error))
-                    job.failed.append({"path": media.path, "error": error})
                 job.done += 1
             with self.lock:
                 job.changed = self._changed_since(plan)

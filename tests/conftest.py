@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -55,6 +56,14 @@ def _reason(report: Any) -> str:
     """A skip's reason: pytest keeps it as (file, line, 'Skipped: reason') in longrepr."""
     longrepr = report.longrepr
     return str(longrepr[2]) if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+
+
+def detail(patch: np.ndarray) -> float:
+    """Mean absolute difference between a patch and its 5x5 local mean: edges and texture."""
+    import cv2
+
+    grey = patch.astype(np.float32).mean(axis=2)
+    return float(np.abs(grey - cv2.blur(grey, (5, 5), borderType=cv2.BORDER_REFLECT))[2:-2, 2:-2].mean())
 
 
 def need_tool(name: str) -> str:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import data
+from tests.conftest import data, detail
 from unseen.cli import main
 from unseen.plan import load
 
@@ -39,14 +39,6 @@ def face_is_gone(original: np.ndarray, output: np.ndarray, box: tuple[int, int, 
     cx1, cy1 = x1 + (x2 - x1) // 5, y1 + (y2 - y1) // 5
     cx2, cy2 = x2 - (x2 - x1) // 5, y2 - (y2 - y1) // 5
     return detail(output[cy1:cy2, cx1:cx2]) < 1.5 and detail(original[cy1:cy2, cx1:cx2]) > 3
-
-
-def detail(patch: np.ndarray) -> float:
-    """Mean absolute difference between a patch and its 5x5 local mean: edges and texture."""
-    import cv2
-
-    grey = patch.astype(np.float32).mean(axis=2)
-    return float(np.abs(grey - cv2.blur(grey, (5, 5), borderType=cv2.BORDER_REFLECT))[2:-2, 2:-2].mean())
 
 
 def rgb(path: Path) -> np.ndarray:

@@ -76,7 +76,7 @@ def anonymise(src: StrPath, dst: StrPath | None = None, *, progress: Progress | 
     if dst is None or Path(dst).is_dir():
         out_dir = None if dst is None else Path(dst)
         media, written = pipeline.run_file(source, source.name, source.parent, out_dir, detector, opts, progress)
-        return Outcome(str(src), str(written), len(media.regions))
+        return Outcome(str(src), str(written), media.faces)
     dest = Path(os.path.abspath(dst))
     if dest == source or (dest.exists() and os.path.samefile(dest, source)):
         raise OutputError(f"{dst}: the output would overwrite the input; choose another name")
@@ -89,7 +89,7 @@ def anonymise(src: StrPath, dst: StrPath | None = None, *, progress: Progress | 
     with pipeline._folders(dest), tempfile.TemporaryDirectory(dir=_parent(dest), prefix=".unseen-") as tmp:
         media, written = pipeline.run_file(source, source.name, source.parent, Path(tmp), detector, opts, progress)
         os.replace(written, dest)
-    return Outcome(str(src), str(dest), len(media.regions))
+    return Outcome(str(src), str(dest), media.faces)
 
 
 def scan(paths: StrPath | Iterable[StrPath], *, progress: Progress | None = None, **kw: Any) -> Plan:

@@ -518,7 +518,7 @@ def _report(outcomes: list[Outcome], as_json: bool, extra: dict[str, Any] | None
         print(json.dumps(out, indent=1))
     else:
         faces = sum(o.regions for o in done)
-        print(f"{len(done)} files written ({faces} regions obscured), {len(failed)} failed")
+        print(f"{len(done)} files written ({faces} faces obscured), {len(failed)} failed")
     return EXIT_FAILED if failed else EXIT_OK
 
 

@@ -76,7 +76,7 @@ class Outcome:
 
     path: str
     output: str | None = None
-    regions: int = 0
+    regions: int = 0  # faces obscured (MediaPlan.faces)
     error: str | None = None
 
     @property
@@ -363,7 +363,7 @@ def run(
 
     def one(path: Path, rel: str, root: Path, every: frozenset[Path]) -> tuple[MediaPlan, Outcome | None]:
         media, dest = run_file(path, rel, root, out_dir, detector, opts, progress, every)
-        return media, Outcome(rel, str(dest), len(media.regions))
+        return media, Outcome(rel, str(dest), media.faces)
 
     return _each_input(inputs, opts, progress, one)
 
@@ -436,7 +436,7 @@ def apply(plan: Plan, out_dir: Path | None, opts: Options, progress: Progress | 
         if isinstance(dest, Failed):
             outcomes.append(Outcome(media.path, error=dest.error))
         else:
-            outcomes.append(Outcome(media.path, str(dest), len(media.regions)))
+            outcomes.append(Outcome(media.path, str(dest), media.faces))
         if progress:
             progress(media.path, 1.0, 0)
     return outcomes

@@ -76,6 +76,15 @@ class MediaPlan:
     def regions_in_frame(self, frame: int | None) -> list[Region]:
         return [r for r in self.regions if r.frame == frame]
 
+    @property
+    def faces(self) -> int:
+        """Faces obscured: a photo's face regions (one per face); a video's tracks, a face
+        followed across frames counting once (regions added by hand count one each)."""
+        face = [r for r in self.regions if r.kind == "face"]
+        if self.kind != "video":
+            return len(face)
+        return len({r.track for r in face if r.track is not None}) + sum(r.track is None for r in face)
+
 
 @dataclass
 class Settings:

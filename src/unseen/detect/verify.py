@@ -2,17 +2,18 @@
 
 CenterFace scores small, blurred and crowd faces low, and so does much of what is not a face (a
 windscreen, a rose bed, a patterned wall). Painting every low-scoring box protected crowds but
-put patches on 3 of 4 photos with nobody in them. The verifier combines what is known of each
-face box scored under CHECK_BELOW whose short side is at least MIN_SIDE px (24 on a photo with
-confident faces; smaller boxes cost little area and are kept): its score, its score on a close-up crop (`CenterFace.recheck`), the
-best score each pass of the detector gave it, how many boxes agree on it, its size and shape,
-how far its five landmarks lie from a face's usual layout, and what the photo holds otherwise
-(how many confident faces, how large). A logistic model over those (verifier.json, made by
-scripts/train_verifier.py from WIDER FACE val and COCO photos without people) gives the chance
-that the box is a face. Where the photo has a confident face, people are there and a weak box is
-dropped only when that chance is tiny (KEEP_WITH_PEOPLE); where it has none, a weak box must be
-likely (KEEP_ALONE). No feature is colour or skin tone: recall must not depend on who the person
-is. benchmarks/looks.py and benchmarks/widerface.py measure both sides.
+put patches on 3 of 4 photos with nobody in them. The verifier looks at each face box scored
+under CHECK_BELOW whose short side is at least MIN_SIDE px (MIN_SIDE_WITH_PEOPLE on a photo with
+a confident face; smaller boxes cost little area and are kept) and combines what is known of it:
+its score, its score on a close-up crop (`CenterFace.recheck`), the best score each pass of the
+detector gave it, how many boxes agree on it, its size and shape, how far its five landmarks lie
+from a face's usual layout, and what the photo holds otherwise (how many confident faces, how
+large). A logistic model over those (verifier.json, made by scripts/train_verifier.py from WIDER
+FACE val and COCO photos without people) gives the chance that the box is a face. Where the photo
+has a confident face, people are there and a weak box is dropped only when that chance is tiny
+(KEEP_WITH_PEOPLE); where it has none, a weak box must be likely (KEEP_ALONE). No feature is
+colour or skin tone: recall must not depend on who the person is. benchmarks/looks.py and
+benchmarks/widerface.py measure both sides.
 """
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ def process_file(
         base = Path(os.path.abspath(root if out_dir is None else out_dir))
         rec.output = dest.relative_to(base).as_posix()
         rec.output_size = dest.stat().st_size
-        rec.regions = len(media.regions)
+        rec.regions = media.faces
         rec.frames = media.frames or 1
         plan = Plan(root=str(root), files=[media], settings=Settings(method=opts.method, detector=opts.detector))
         rec.media = json.loads(json.dumps(plan.to_json()["files"][0]))  # as the manifest stores it

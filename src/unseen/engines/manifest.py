@@ -74,7 +74,7 @@ class Record:
     sha256: str | None = None
     output: str | None = None
     output_size: int | None = None
-    regions: int = 0
+    regions: int = 0  # faces obscured (MediaPlan.faces)
     frames: int = 0
     seconds: float = 0.0
     error: str | None = None

@@ -337,7 +337,7 @@ class Review:
                     outcomes.append(Outcome(media.path, error=dest.error))
                     job.failed.append({"path": media.path, "error": dest.error})
                 else:
-                    outcomes.append(Outcome(media.path, str(dest), len(media.regions)))
+                    outcomes.append(Outcome(media.path, str(dest), media.faces))
                 job.done += 1
             with self.lock:
                 job.changed = self._changed_since(plan)

@@ -1,0 +1,62 @@
+"""unseen.regions: one region per face, shaped like a head, never one region over two people."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import data
+from tests.test_photo import faces
+from unseen.obscure import coverage_mask, region_mask
+from unseen.plan import Region
+from unseen.regions import PHOTO, apart, photo_regions
+
+GROUPS = ["2008_007676.jpg", "2008_002506.jpg", "2008_002470.jpg", "2008_004176.jpg", "2009_004587.jpg"]
+
+
+@pytest.mark.parametrize("name", GROUPS)
+def test_two_people_never_share_one_region(detector, name: str) -> None:
+    """On real group photos, no painted region covers the centres of two hand-annotated faces,
+    and every annotated face is still covered (90% of its box)."""
+    rgb = np.asarray(Image.open(data("dlib_faces", name)).convert("RGB"))
+    h, w = rgb.shape[:2]
+    regions = photo_regions(detector.detect(rgb), w, h)
+    boxes = faces(name)
+    assert boxes, name
+    centres = [((x1 + x2) // 2, (y1 + y2) // 2) for x1, y1, x2, y2 in boxes]
+    for r in regions:
+        ys, xs, m = region_mask(r, w, h)
+        inside = [
+            ys.start <= cy < ys.stop and xs.start <= cx < xs.stop and m[cy - ys.start, cx - xs.start]
+            for cx, cy in centres
+        ]
+        assert sum(inside) <= 1, f"{name}: region {r.box} covers {sum(inside)} faces"
+    mask = coverage_mask(regions, w, h)
+    for x1, y1, x2, y2 in boxes:
+        assert mask[y1:y2, x1:x2].mean() >= 0.9, f"{name}: face {(x1, y1, x2, y2)} not covered"
+
+
+def test_apart_stops_halfway_and_the_pair_still_covers_the_gap() -> None:
+    """Two faces side by side whose margins reach each other's centre: each region stops halfway,
+    neither covers the other's centre, and together they cover what they covered before."""
+    a = Region((0.0, 0.0, 200.0, 120.0), PHOTO.shape, 0.2, raw_box=(40.0, 20.0, 100.0, 100.0))
+    b = Region((50.0, 0.0, 250.0, 120.0), PHOTO.shape, 0.2, raw_box=(110.0, 20.0, 170.0, 100.0))
+    ca, cb = (70, 60), (140, 60)
+    after = apart([a, b])
+    assert after[0].box[2] == pytest.approx(105.0) and after[1].box[0] == pytest.approx(105.0)
+    for r, other in zip(after, (cb, ca), strict=True):
+        ys, xs, m = region_mask(r, 300, 150)
+        x, y = other
+        assert not (xs.start <= x < xs.stop and m[y - ys.start, x - xs.start])
+    before = coverage_mask([Region(a.box, "box"), Region(b.box, "box")], 300, 150)
+    kept = coverage_mask([Region(r.box, "box") for r in after], 300, 150)
+    assert kept[:, 40:170].all() == before[:, 40:170].all()
+
+
+def test_apart_never_cuts_into_a_face_own_box() -> None:
+    """A neighbour's centre inside this face's own detector box (overlapping heads) is left alone."""
+    a = Region((0.0, 0.0, 120.0, 120.0), "ellipse", 0.9, raw_box=(20.0, 20.0, 100.0, 100.0))
+    b = Region((40.0, 30.0, 160.0, 150.0), "ellipse", 0.9, raw_box=(60.0, 50.0, 140.0, 130.0))
+    out = apart([a, b])
+    assert out[0].box[0] <= 20 and out[0].box[2] >= 100 and out[0].box[3] >= 100

@@ -1,0 +1,31 @@
+"""unseen.detect.verify: weak boxes on photos with nobody in them are not painted."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import data
+from unseen.detect.presets import make_detector
+from unseen.regions import photo_regions
+
+# COCO photos with no person in which the unverified default painted large patches (a dog's
+# head on a lawn; elephants: 41% of the picture in one region).
+NOBODY = ["000000000307.jpg", "000000007108.jpg"]
+
+
+@pytest.mark.parametrize("name", NOBODY)
+def test_a_photo_with_nobody_gets_no_region(detector, name: str) -> None:
+    rgb = np.asarray(Image.open(data("coco", "nofaces", name)).convert("RGB"))
+    h, w = rgb.shape[:2]
+    assert photo_regions(make_detector("default", verified=False).detect(rgb), w, h), "the case is no longer hard"
+    assert photo_regions(detector.detect(rgb), w, h) == []
+
+
+def test_weak_faces_in_a_crowd_are_kept(detector) -> None:
+    """In a photo with confident faces, weak boxes are faces far more often: the verifier keeps
+    nearly all of them (here every box of the unverified detector over 24 px that was a face)."""
+    rgb = np.asarray(Image.open(data("dlib_faces", "2008_002470.jpg")).convert("RGB"))
+    verified, unverified = detector.detect(rgb), make_detector("default", verified=False).detect(rgb)
+    assert len(verified) >= 0.8 * len(unverified)

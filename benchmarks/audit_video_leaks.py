@@ -25,7 +25,7 @@ import numpy as np
 from unseen import video
 from unseen.audit.check import VIDEO_SAMPLES_PER_SECOND, Auditor, Finding
 from unseen.obscure import coverage_mask
-from unseen.pipeline import Options
+from unseen.options import Options
 from unseen.plan import MediaPlan, Region
 from video import clip_1080p, clip_crowd
 

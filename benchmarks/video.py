@@ -43,7 +43,7 @@ from unseen.detect.centerface import CenterFace
 from unseen.detect.multiscale import MultiScale
 from unseen.media import video as media
 from unseen.obscure import coverage_mask
-from unseen.pipeline import Options
+from unseen.options import Options
 from unseen.plan import MediaPlan
 from widerface import load_gt
 

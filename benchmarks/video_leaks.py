@@ -28,7 +28,7 @@ import video as bench
 from _common import DATA, Deface, need
 from unseen import video
 from unseen.media import video as media
-from unseen.pipeline import Options
+from unseen.options import Options
 
 
 def real_clips() -> list[Path]:

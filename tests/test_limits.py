@@ -23,7 +23,7 @@ from unseen import cli, plan
 from unseen.errors import LimitError, UnseenError
 from unseen.limits import MAX_SIDE
 from unseen.media import video as media
-from unseen.pipeline import Options
+from unseen.options import Options
 
 
 @pytest.fixture

@@ -25,7 +25,8 @@ from PIL import Image
 
 from tests.conftest import data
 from unseen import cli, pipeline
-from unseen.pipeline import Options, atomic_output
+from unseen.options import Options
+from unseen.pipeline import atomic_output
 
 HOOKS = Path(__file__).parent / "hooks"
 ODD_NAMES = ["with space.jpg", "ünïcödé 写真.jpg", "-leading-dash.jpg", "new\nline.jpg", "a b/deep é/x.jpg"]

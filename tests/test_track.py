@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from unseen import video
-from unseen.pipeline import Options
+from unseen.options import Options
 from unseen.plan import Region
 from unseen.regions import VIDEO, region_for
 from unseen.track import Tracker, fill

@@ -28,7 +28,8 @@ from unseen import pipeline
 from unseen import plan as plan_mod
 from unseen.errors import FilesFailed, OptionError, OutputError, UnseenError
 from unseen.limits import out_of_range
-from unseen.pipeline import Options, Outcome, Progress
+from unseen.obscure import METHODS
+from unseen.options import Options, Outcome, Progress
 from unseen.plan import Plan
 from unseen.video import output_name
 
@@ -121,8 +122,8 @@ def apply(plan: Plan | StrPath, out: StrPath | None, *, progress: Progress | Non
     opts = options(**kw)
     loaded = plan if isinstance(plan, Plan) else plan_mod.load(Path(plan))
     if method is not None:
-        if method not in plan_mod.METHODS:
-            raise OptionError(f"method must be one of {list(plan_mod.METHODS)}")
+        if method not in METHODS:
+            raise OptionError(f"method must be one of {list(METHODS)}")
         loaded.settings.method = method
     return pipeline.apply(loaded, None if out is None else Path(out), opts, progress)
 
@@ -167,7 +168,7 @@ def audit(original: StrPath, anonymised: StrPath, *, every: int | None = None, s
 
     Raises UnseenError when a path does not exist or a file is paired with a folder; problems
     with one pair are in its FileAudit (`error`), never raised."""
-    from unseen.audit.command import pairs, run_audit
+    from unseen.audit.run import pairs, run_audit
 
     why = None if every is None else out_of_range("every", every)
     if why is not None:
@@ -190,7 +191,7 @@ def _detector(preset: str) -> Any:
 def _auditor(every: int | None) -> Any:
     """The process's Auditor for `every`, or Failed (kept for no later call) when its models
     cannot load: every pair is then `not audited`, never clear."""
-    from unseen.audit.command import load_auditor
+    from unseen.audit.run import load_auditor
     from unseen.guard import Failed
 
     if every not in _AUDITORS:

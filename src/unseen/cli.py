@@ -22,7 +22,8 @@ from unseen import plan as plan_mod
 from unseen.detect.presets import PRESETS
 from unseen.errors import PlanError, UnseenError
 from unseen.limits import DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS, arg_type
-from unseen.pipeline import AUDIO, Options, Outcome
+from unseen.obscure import METHODS
+from unseen.options import AUDIO, Options, Outcome
 from unseen.progress import Reporter
 from unseen.regions import LOW_SCORE_MARGIN, PHOTO, VIDEO
 
@@ -120,7 +121,7 @@ def _render_options(p: argparse.ArgumentParser, default_method: str | None = "fi
         type=Path,
         help="output folder (mirrors the input tree); default: beside each input as NAME.unseen.EXT",
     )
-    g.add_argument("--method", choices=plan_mod.METHODS, default=default_method, help=METHOD_HELP)
+    g.add_argument("--method", choices=list(METHODS), default=default_method, help=METHOD_HELP)
     g.add_argument(
         "--audio",
         choices=AUDIO,
@@ -186,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scan.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
     _media_options(scan)
-    scan.add_argument("--method", choices=plan_mod.METHODS, default="fill", help=METHOD_HELP)
+    scan.add_argument("--method", choices=list(METHODS), default="fill", help=METHOD_HELP)
     scan.add_argument("-p", "--plan", type=Path, help="write the plan to this file (default: unseen-plan.json)")
     scan.add_argument("--json", action="store_true", help="print the plan (and any failures) as JSON on stdout")
 

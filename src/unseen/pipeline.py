@@ -13,78 +13,24 @@ import os
 import secrets
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from unseen.detect.base import Detector
-from unseen.errors import LimitError, MediaError, OptionError, OutputError, PlanError, UnseenError
+from unseen.errors import LimitError, MediaError, OutputError, PlanError, UnseenError
 from unseen.guard import Failed, guarded
-from unseen.limits import DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS, out_of_range
 from unseen.media import image
 from unseen.media.kind import MEDIA_SUFFIXES, RAW_SUFFIXES, kind
 from unseen.obscure import coverage_mask, obscure
-from unseen.plan import METHODS, SHAPES, MediaPlan, Plan, Region, Settings, check_media, output_suffix_ok
+from unseen.options import Options, Outcome, Progress
+from unseen.plan import MediaPlan, Plan, Region, Settings, check_media, output_suffix_ok
 from unseen.regions import photo_regions, regions_for
 
 TEXT_MARGIN = 0.1  # of a text line's box per side: the detector's box already hugs the letters
 OUTPUT_TAG = ".unseen"
-AUDIO = ("keep", "drop", "disguise")  # what a video's sound becomes (see unseen.voice)
-
-
-@dataclass
-class Options:
-    """Everything a user can set for scan and apply; one value passed down, not ten arguments."""
-
-    detector: str = "default"
-    margin: float | None = None  # None: the kind's own (regions.PHOTO, regions.VIDEO)
-    shape: str | None = None
-    method: str = "fill"
-    max_pixels: int = DEFAULT_MAX_PIXELS
-    max_frames: int = DEFAULT_MAX_FRAMES
-    audio: str = "keep"  # one of AUDIO
-    text: bool = False  # also paint text (photos): unseen.detect.text
-    crf: int = 18
-    follow_symlinks: bool = False
-
-    def __post_init__(self) -> None:
-        """Refuse a setting out of its range (unseen.limits) however Options was made (command
-        line, review, a plan's settings, the API): a negative margin would paint less than the
-        face, and nothing downstream would notice."""
-        from unseen.detect.presets import PRESETS
-
-        for name in ("margin", "max_pixels", "max_frames", "crf"):
-            if getattr(self, name) is None and name == "margin":
-                continue  # the media kind's own (unseen.regions)
-            why = out_of_range(name, getattr(self, name))
-            if why is not None:
-                raise OptionError(f"{name.replace('_', '-')} {why}")
-        choices = (("shape", SHAPES), ("method", METHODS), ("preset", tuple(PRESETS)), ("audio", AUDIO))
-        for name, allowed in choices:
-            value = getattr(self, "detector" if name == "preset" else name)
-            if value not in allowed and not (name == "shape" and value is None):
-                raise OptionError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
-        if not isinstance(self.text, bool):
-            raise OptionError(f"text must be True or False, not {self.text!r}")
-
-
-@dataclass
-class Outcome:
-    """What happened to one input: `error` is None on success."""
-
-    path: str
-    output: str | None = None
-    regions: int = 0  # faces obscured (MediaPlan.faces)
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
-Progress = Callable[[str, float, int], None]  # (file, fraction of that file done, frames done in it)
 
 
 class Inputs(NamedTuple):

@@ -18,42 +18,17 @@ from typing import Any, Literal
 
 from unseen.errors import PlanError
 from unseen.limits import MAX_FPS, MAX_FRAMES, MAX_SIDE
+from unseen.obscure import METHODS
+from unseen.region import Box, Region
 
 SCHEMA = "unseen.plan/1"
 SHAPES = ("box", "ellipse")
 REGION_KINDS = ("face", "text")  # what a region hides; painted the same way
-METHODS = ("fill", "solid", "mosaic", "blur")
 MAX_FILES = 1_000_000
 MAX_REGIONS_PER_FILE = 5_000_000
 MAX_DIMENSION = MAX_SIDE  # what the readers accept (unseen.limits), so every plan scan writes loads
 
-Box = tuple[float, float, float, float]
 Kind = Literal["image", "video"]
-
-
-@dataclass(frozen=True)
-class Region:
-    """One area to obscure, in pixels of the upright image: `box` is `[x1, y1, x2, y2]` with the
-    margin already added (what gets painted); `raw_box` and `score` are what the detector said.
-    `frame` is the video frame index (None for photos); `track` groups a face across frames.
-    `kind` is "face", or "text" for text found with `--text` (badges, signs, number plates)."""
-
-    box: Box
-    shape: str = "ellipse"
-    score: float | None = None
-    detector: str = "manual"
-    raw_box: Box | None = None
-    frame: int | None = None
-    track: int | None = None
-    kind: str = "face"
-
-    @property
-    def width(self) -> float:
-        return self.box[2] - self.box[0]
-
-    @property
-    def height(self) -> float:
-        return self.box[3] - self.box[1]
 
 
 @dataclass
@@ -315,20 +290,6 @@ def _box(value: Any, where: str) -> Box:
         raise PlanError(f"{where} must be a list [x1, y1, x2, y2]")
     x1, y1, x2, y2 = (_number(v, where) for v in value)
     return (x1, y1, x2, y2)
-
-
-def expand(raw: Box, margin: float, width: int, height: int) -> Box:
-    """Grow a detector box by `margin` of its size on each side (50% more upwards, for the
-    hair line), clipped to the image. Detector boxes stop at the brows and chin; the margin
-    is what covers hair line, ears and jaw."""
-    x1, y1, x2, y2 = raw
-    w, h = x2 - x1, y2 - y1
-    return (
-        max(0.0, x1 - margin * w),
-        max(0.0, y1 - 1.5 * margin * h),
-        min(float(width), x2 + margin * w),
-        min(float(height), y2 + margin * h),
-    )
 
 
 def check_media(media: MediaPlan) -> None:

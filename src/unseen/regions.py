@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from unseen.detect.base import Detections
-from unseen.plan import Region, expand
+from unseen.region import Region, expand
 
 LOW_SCORE_MARGIN = 0.35  # added to the margin of a box scored 0, in proportion to (1 - score)
 

@@ -33,7 +33,7 @@ from unseen.errors import MediaError
 from unseen.limits import MAX_FPS
 from unseen.media import video as media
 from unseen.obscure import METHODS, obscure
-from unseen.pipeline import Options, Progress
+from unseen.options import Options, Progress
 from unseen.plan import MediaPlan, Region
 from unseen.regions import VIDEO, region_for
 from unseen.track import Track, Tracker, fill

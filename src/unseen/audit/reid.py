@@ -70,7 +70,7 @@ class Reidentifier:
         """(output, control) distances from the face in `box` of the original: to the same aligned
         region of the anonymised image, and to the original with that face erased."""
         from unseen.obscure import obscure
-        from unseen.plan import Region, expand
+        from unseen.region import Region, expand
 
         dlib = self._dlib
         h, w = original.shape[:2]

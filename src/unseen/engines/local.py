@@ -48,7 +48,8 @@ from unseen.engines.batch import (
     split_done,
 )
 from unseen.engines.manifest import Manifest, Record, settings_key
-from unseen.pipeline import Options, check_output_folder, discover, set_temp_tag, temp_tag
+from unseen.options import Options
+from unseen.pipeline import check_output_folder, discover, set_temp_tag, temp_tag
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 PARENT_POLL_S = 0.5

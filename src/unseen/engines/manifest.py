@@ -41,7 +41,8 @@ from typing import IO, Any
 
 from unseen import __version__
 from unseen.errors import OutputError, PlanError
-from unseen.pipeline import Options, is_temporary, temp_tag
+from unseen.options import Options
+from unseen.pipeline import is_temporary, temp_tag
 from unseen.plan import SCHEMA, from_json
 
 OLD_MANIFEST_NAME = ".unseen-manifest.jsonl"  # where unseen up to 0.x kept it: in the output folder

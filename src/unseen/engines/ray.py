@@ -42,7 +42,8 @@ from unseen.engines.manifest import OLD_MANIFEST_NAME, Manifest, Record, setting
 from unseen.errors import UnseenError
 from unseen.guard import Failed, guarded
 from unseen.media.kind import MEDIA_SUFFIXES
-from unseen.pipeline import OUTPUT_TAG, Options, check_output_folder, discover, set_temp_tag, sha256_stream
+from unseen.options import Options
+from unseen.pipeline import OUTPUT_TAG, check_output_folder, discover, set_temp_tag, sha256_stream
 
 LOCAL_OBJECT_STORE = 500 * 1024**2  # a laptop-sized local instance; a cluster sets its own
 

@@ -20,7 +20,7 @@ from unseen.obscure.fill import NEUTRAL, Fill
 from unseen.obscure.masks import coverage_mask, region_bounds, region_mask
 from unseen.obscure.mosaic import Mosaic
 from unseen.obscure.solid import Solid
-from unseen.plan import Region
+from unseen.region import Region
 
 METHODS: dict[str, Method] = {m.name: m for m in (Fill(), Solid(), Mosaic(), Blur())}
 

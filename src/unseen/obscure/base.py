@@ -8,7 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
-from unseen.plan import Region
+from unseen.region import Region
 
 
 @dataclass

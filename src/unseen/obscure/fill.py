@@ -20,7 +20,7 @@ import numpy as np
 from unseen.obscure.base import Yuv420
 from unseen.obscure.masks import coverage_mask, mostly_outside, ring_pad
 from unseen.obscure.planar import Group, chroma_mask, groups, rgb_to_yuv
-from unseen.plan import Region
+from unseen.region import Region
 
 # A deep blue, a colour no face has. benchmarks/neutral_colour.py: over 512 flat colours against
 # LFW's 3,811 photos, dlib's ResNet puts a flat mid-grey chip within its same-person threshold of

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from unseen.plan import Region
+from unseen.region import Region
 
 RING = 0.15  # ring width for `fill`, as a fraction of the blob's size
 MIN_CONTEXT = 0.25  # share of the ring that must lie inside the image for `fill` to use it

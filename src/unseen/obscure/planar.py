@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from unseen.obscure.masks import region_mask
-from unseen.plan import Region
+from unseen.region import Region
 
 
 def chroma_mask(mask: np.ndarray) -> np.ndarray:

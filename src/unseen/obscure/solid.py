@@ -9,7 +9,7 @@ import numpy as np
 from unseen.obscure.base import Yuv420
 from unseen.obscure.masks import coverage_mask, region_mask
 from unseen.obscure.planar import chroma_mask
-from unseen.plan import Region
+from unseen.region import Region
 
 
 class Solid:

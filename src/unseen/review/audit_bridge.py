@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from unseen.pipeline import Outcome
+from unseen.options import Outcome
 from unseen.plan import Plan
 
 

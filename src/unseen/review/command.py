@@ -16,7 +16,8 @@ from typing import Any
 from unseen import plan as plan_mod
 from unseen.detect.presets import PRESETS
 from unseen.limits import DEFAULT_MAX_PIXELS, arg_type
-from unseen.pipeline import Options
+from unseen.obscure import METHODS
+from unseen.options import Options
 
 EPILOG = """examples:
   unseen review DCIM/                  scan what has no plan yet, open the page in the browser
@@ -58,7 +59,7 @@ def register(subparsers: Any) -> None:
         help="grow a confident face box by this share per side (see unseen run --help)",
     )
     p.add_argument("--shape", choices=plan_mod.SHAPES, default=None, help="shape of detected regions")
-    p.add_argument("--method", choices=plan_mod.METHODS, default="fill", help="how new plans paint faces")
+    p.add_argument("--method", choices=list(METHODS), default="fill", help="how new plans paint faces")
     p.add_argument(
         "--max-pixels", type=arg_type("max_pixels"), default=DEFAULT_MAX_PIXELS, help="refuse images larger than this"
     )

@@ -19,7 +19,8 @@ from typing import Any
 from unseen import plan as plan_mod
 from unseen.errors import PlanError, UnseenError
 from unseen.guard import Failed, guarded
-from unseen.pipeline import Options, Outcome, apply_file, discover, scan_file, sha256
+from unseen.options import Options, Outcome
+from unseen.pipeline import apply_file, discover, scan_file, sha256
 from unseen.plan import MediaPlan, Plan, Region, Settings
 from unseen.review.frames import Pictures
 

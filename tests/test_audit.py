@@ -66,7 +66,7 @@ def test_clean_output_passes(rendered: dict[str, Path], capsys: pytest.CaptureFi
     (f,) = rep["files"]
     assert f["status"] == "clear" and f["findings"] == []
     assert f["faces_compared"] >= 3  # every face of the original was compared with its own region
-    assert f["faces_erased"] >= 3  # ... and found painted flat by `fill`: nothing left to recognise
+    assert f["faces_erased"] >= 3  # ... and found painted over by `fill`: nothing left to recognise
 
 
 def test_mirrored_folders_pass(rendered: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:

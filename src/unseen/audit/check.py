@@ -60,7 +60,7 @@ class FileAudit:
     height: int = 0
     findings: list[Finding] = field(default_factory=list)
     faces_compared: int = 0  # faces of the original checked for re-identification (>= MIN_FACE)
-    faces_erased: int = 0  # ... of which painted flat in the output (nothing left to recognise)
+    faces_erased: int = 0  # ... of which painted over in the output (no detail left to recognise)
     frames_checked: int = 0
     frames_total: int = 0
     notes: list[str] = field(default_factory=list)
@@ -103,7 +103,7 @@ class Auditor:
         self, original: np.ndarray, output: np.ndarray, frame: int | None = None
     ) -> tuple[list[Finding], int, int]:
         """Findings for one upright RGB frame pair; how many faces of the original were checked
-        for re-identification, and how many of those were found painted flat (no recogniser
+        for re-identification, and how many of those were found painted over (no recogniser
         needed: nothing of the face is left)."""
         where = "" if frame is None else f" in frame {frame}"
         if original.shape != output.shape:

@@ -25,7 +25,7 @@ UNCHANGED_SHARE = 0.25  # ... or a quarter of the face's own contrast (its stand
 KEPT_TEXTURE = 0.5  # an output core with less than half the original's contrast was painted over
 CHANGED = 12.0  # grey levels: a pixel that differs by more was changed by the anonymiser
 CHANGED_SHARE = 0.25  # a candidate box with more changed pixels lies on an obscured region
-FLAT = 4.0  # grey-level std: an output face box this flat holds no face (fill or solid, re-encoded)
+SMOOTH = 1.5  # mean grey-level detail (off its 5x5 mean): a face box this smooth holds no face
 TEXTURE = 3.0  # grey-level local std (5x5): below it a pixel is flat (painted, or featureless skin)
 PARTLY = 0.25  # a face with at least this share of its box left as it was is partly visible
 CONFIRM = 0.05  # CenterFace score on the close crop that confirms a candidate (the plan uses 0.08-0.15)
@@ -174,9 +174,12 @@ def _clip(box: np.ndarray | list[float], w: int, h: int) -> tuple[int, int, int,
 
 
 def erased(output: np.ndarray, box: np.ndarray | list[float]) -> bool:
-    """True when the central 80% of the face box is flat in the output (painted with one colour,
-    as `fill` and `solid` do): no face is left there for a recogniser to match."""
+    """True when the central 80% of the face box holds no detail in the output (painted by
+    `fill`, a smooth surface from the pixels around it, or `solid`), even once re-encoded: no
+    eye, mouth or edge is left there for a recogniser to match."""
     b = _core(output, box, 0.8)
-    if b.size == 0:
+    if min(b.shape[:2]) < 5:
         return False
-    return bool(b.reshape(-1, b.shape[-1]).astype(np.float32).std(axis=0).max() < FLAT)
+    grey = b.astype(np.float32).mean(axis=2)
+    detail = np.abs(grey - cv2.blur(grey, (5, 5), borderType=cv2.BORDER_REFLECT))[2:-2, 2:-2]
+    return bool(detail.mean() < SMOOTH)

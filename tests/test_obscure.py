@@ -40,9 +40,12 @@ def test_irreversible_methods_read_no_pixel_under_a_region(method: str) -> None:
     assert not np.array_equal(obscure(rgb, REGIONS, method), rgb)
 
 
-def test_yuv_fill_reads_no_pixel_under_a_region() -> None:
-    """The same for the video painter, on a real frame's 4:2:0 planes: noise in every luma and
-    chroma sample a region touches changes nothing in the painted frame."""
+@pytest.mark.parametrize("painters", ["METHODS", "VIDEO"])
+def test_yuv_fill_reads_no_pixel_under_a_region(painters: str) -> None:
+    """The same for the planar painters (photos' smooth fill, video's flat one), on a real
+    picture's 4:2:0 planes: noise in every luma and chroma sample a region touches changes
+    nothing in the painted frame."""
+    from unseen import obscure as registry
     from unseen.obscure.planar import chroma_mask
 
     rgb = np.ascontiguousarray(photo()[:332, :500])
@@ -56,7 +59,7 @@ def test_yuv_fill_reads_no_pixel_under_a_region() -> None:
         if noisy:
             for plane, m in ((planes.y, mask), (planes.u, chroma_mask(mask)), (planes.v, chroma_mask(mask))):
                 plane[m] = rng.integers(0, 256, int(m.sum()), np.uint8)
-        assert METHODS["fill"].paint_yuv420(planes, REGIONS)
+        assert getattr(registry, painters)["fill"].paint_yuv420(planes, REGIONS)
         out.append([p.copy() for p in (planes.y, planes.u, planes.v)])
     assert all(np.array_equal(a, b) for a, b in zip(*out, strict=True))
 

@@ -631,9 +631,10 @@ def test_colours_are_shown_as_the_source_shows_them(tmp_path: Path, name: str, t
 
 
 def test_yuv_painter_matches_the_photo_fill(tmp_path: Path) -> None:
-    """Painting in the decoder's YUV planes gives the photo renderer's pixels and colours (a
-    smooth fill from pixels no region covers), within rounding and chroma subsampling."""
-    from unseen.obscure import METHODS, obscure
+    """Painting in the decoder's YUV planes gives the RGB renderer's pixels and colours for a
+    video frame (one colour per group of touching regions, from pixels no region covers), within
+    rounding: the review page's preview is what the video shows."""
+    from unseen.obscure import VIDEO, obscure
     from unseen.plan import Region
 
     src = data("videos", "intel_sample_videos", "asl_gestures", "eat.mkv")
@@ -645,30 +646,31 @@ def test_yuv_painter_matches_the_photo_fill(tmp_path: Path) -> None:
         Region((299, 100, 380, 200), "box"),
         Region((20, 300, 90, 380), "box"),
     ]
-    expected = obscure(rgb, regions, "fill")
+    expected = obscure(rgb, regions, "fill", video=True)
     painted = frame.reformat(format="yuv420p")
     planes = media.yuv420(painted)
-    assert planes is not None and METHODS["fill"].paint_yuv420(planes, regions)
+    assert planes is not None and VIDEO["fill"].paint_yuv420(planes, regions)
     dec.close()
     got = painted.to_ndarray(format="rgb24")
     mask = coverage_mask(regions, 640, 480)
-    diff = np.abs(got.astype(int) - expected.astype(int))[mask]
-    assert np.median(diff) <= 2 and np.percentile(diff, 99) <= 12
+    assert np.abs(got.astype(int) - expected.astype(int))[mask].max() <= 4
+    # Touching regions share one colour.
+    assert (got[150, 250].astype(int) - got[150, 350].astype(int)).__abs__().max() <= 1
 
 
 def test_yuv_painter_paints_neutral_where_the_ring_is_outside_the_frame() -> None:
     """A region filling the frame leaves a ring of a few rows: like the photo fill, the video
     painter then uses the neutral colour rather than the colour of those rows."""
-    from unseen.obscure import METHODS, NEUTRAL, obscure
+    from unseen.obscure import NEUTRAL, VIDEO, obscure
     from unseen.plan import Region
 
     src = data("videos", "intel_sample_videos", "asl_gestures", "eat.mkv")
     dec = media.Decoded(src)
     frame = next(f for i, f in dec if i == 5).reformat(format="yuv420p")
     regions = [Region((0, 0, 640, 470), "box")]
-    photo = obscure(frame.to_ndarray(format="rgb24"), regions, "fill")
+    photo = obscure(frame.to_ndarray(format="rgb24"), regions, "fill", video=True)
     planes = media.yuv420(frame)
-    assert planes is not None and METHODS["fill"].paint_yuv420(planes, regions)
+    assert planes is not None and VIDEO["fill"].paint_yuv420(planes, regions)
     dec.close()
     got = frame.to_ndarray(format="rgb24")
     assert np.abs(photo[200, 300].astype(int) - NEUTRAL).max() == 0

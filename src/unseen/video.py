@@ -32,7 +32,8 @@ from unseen.detect.multiscale import MultiScale
 from unseen.errors import MediaError
 from unseen.limits import MAX_FPS
 from unseen.media import video as media
-from unseen.obscure import METHODS, obscure
+from unseen.obscure import method as painter
+from unseen.obscure import obscure
 from unseen.options import Options, Progress
 from unseen.plan import MediaPlan, Region
 from unseen.regions import VIDEO, region_for
@@ -478,11 +479,11 @@ def _painted(items: Iterator[Planned], dec: media.Decoded, method: str) -> Itera
             continue
         turns = dec.info.turns  # known once the first frame is decoded, which this one is
         planes = None if turns or not regions else media.yuv420(item)
-        if planes is not None and METHODS[method].paint_yuv420(planes, regions):
+        if planes is not None and painter(method, video=True).paint_yuv420(planes, regions):
             yield i, item, item
         elif regions or turns:
             rgb = media.upright_rgb(item, turns)
-            yield i, item, obscure(rgb, regions, method) if regions else rgb
+            yield i, item, obscure(rgb, regions, method, video=True) if regions else rgb
         else:
             yield i, item, None
 

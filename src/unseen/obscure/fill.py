@@ -30,9 +30,14 @@ SMOOTH_MIN = 12  # px: a smaller blob gets the ring's mean colour (a gradient wo
 
 
 class Fill:
+    """`smooth` False paints each group the ring's mean colour, as video does (fill_for_video)."""
+
     name = "fill"
     reversible = False
     help = "smooth fill from the pixels around each face (default; irreversible)"
+
+    def __init__(self, smooth: bool = True) -> None:
+        self.smooth = smooth
 
     def paint(self, rgb: np.ndarray, regions: Sequence[Region]) -> None:
         h, w = rgb.shape[:2]
@@ -43,9 +48,12 @@ class Fill:
                 _put(rgb, g, np.array(NEUTRAL, np.uint8))
                 continue
             ys, xs = window
-            _put(rgb, g, _fill_window(rgb[ys, xs], known[ys, xs], g, ys, xs))
+            _put(rgb, g, _fill_window(rgb[ys, xs], known[ys, xs], g, ys, xs, self.smooth))
 
     def paint_yuv420(self, frame: Yuv420, regions: Sequence[Region]) -> bool:
+        if not self.smooth:
+            flat_yuv420(frame, regions)
+            return True
         w, h = frame.width, frame.height
         mask = coverage_mask(regions, w, h)
         known, known_c = ~mask, ~chroma_mask(mask)
@@ -64,13 +72,59 @@ class Fill:
                 _put(frame.v, half, neutral[2])
                 continue
             ys, xs = window
-            _put(frame.y, g, _fill_window(frame.y[ys, xs], known[ys, xs], g, ys, xs))
+            _put(frame.y, g, _fill_window(frame.y[ys, xs], known[ys, xs], g, ys, xs, self.smooth))
             cys, cxs = slice(ys.start // 2, -(-ys.stop // 2)), slice(xs.start // 2, -(-xs.stop // 2))
             uv = np.dstack([frame.u[cys, cxs], frame.v[cys, cxs]])
-            filled = _fill_window(uv, known_c[cys, cxs], half, cys, cxs)
+            filled = _fill_window(uv, known_c[cys, cxs], half, cys, cxs, self.smooth)
             _put(frame.u, half, filled[..., 0])
             _put(frame.v, half, filled[..., 1])
         return True
+
+
+def flat_yuv420(frame: Yuv420, regions: Sequence[Region]) -> None:
+    """Each group the mean colour of its ring, straight into the planes with OpenCV's masked
+    mean and saturating arithmetic (video's painter: about half the cost of numpy's boolean
+    indexing on a crowd's many groups, and a tenth of the membrane's)."""
+    w, h = frame.width, frame.height
+    mask = coverage_mask(regions, w, h)
+    free = (~mask).view(np.uint8)
+    free_c = (~chroma_mask(mask)).view(np.uint8)
+    neutral = rgb_to_yuv(NEUTRAL, frame.full_range)
+    for g in groups(regions, w, h):
+        x1, y1, x2, y2 = g.bounds
+        ex1, ey1, ex2, ey2 = x1 & ~1, y1 & ~1, (x2 + 1) & ~1, (y2 + 1) & ~1
+        big = np.zeros((ey2 - ey1, ex2 - ex1), bool)
+        big[y1 - ey1 : y2 - ey1, x1 - ex1 : x2 - ex1] = g.blob
+        window = _window(g, w, h)
+        if window is None:
+            colour = neutral
+        else:
+            ys, xs = window
+            cys, cxs = slice(ys.start // 2, -(-ys.stop // 2)), slice(xs.start // 2, -(-xs.stop // 2))
+            colour = (
+                _masked_mean(frame.y[ys, xs], free[ys, xs]),
+                _masked_mean(frame.u[cys, cxs], free_c[cys, cxs]),
+                _masked_mean(frame.v[cys, cxs], free_c[cys, cxs]),
+            )
+        _set(frame.y[y1:y2, x1:x2], g.blob, colour[0])
+        blob_c = chroma_mask(big)
+        _set(frame.u[ey1 // 2 : ey2 // 2, ex1 // 2 : ex2 // 2], blob_c, colour[1])
+        _set(frame.v[ey1 // 2 : ey2 // 2, ex1 // 2 : ex2 // 2], blob_c, colour[2])
+
+
+def _masked_mean(plane: np.ndarray, keep: np.ndarray) -> int:
+    """Mean of `plane` where `keep` (uint8) is set; 128 where nothing is."""
+    if not cv2.countNonZero(keep):
+        return 128
+    return int(np.clip(round(cv2.mean(np.ascontiguousarray(plane), np.ascontiguousarray(keep))[0]), 0, 255))
+
+
+def _set(window: np.ndarray, where: np.ndarray, value: int) -> None:
+    """window[where] = value in place, with OpenCV's saturating arithmetic on 0/1 masks: about
+    5x faster than numpy's boolean assignment on the large blobs of a crowd."""
+    m = where.view(np.uint8)
+    cv2.subtract(window, cv2.multiply(window, m), dst=window)
+    cv2.add(window, m * np.uint8(value), dst=window)
 
 
 def _window(g: Group, w: int, h: int) -> tuple[slice, slice] | None:
@@ -83,14 +137,16 @@ def _window(g: Group, w: int, h: int) -> tuple[slice, slice] | None:
     return slice(max(0, y1 - pad), min(h, y2 + pad)), slice(max(0, x1 - pad), min(w, x2 + pad))
 
 
-def _fill_window(pixels: np.ndarray, known: np.ndarray, g: Group, ys: slice, xs: slice) -> np.ndarray:
+def _fill_window(
+    pixels: np.ndarray, known: np.ndarray, g: Group, ys: slice, xs: slice, smooth: bool = True
+) -> np.ndarray:
     """The group's pixels (its bounds, HxW or HxWxC uint8) interpolated from `known` pixels of
-    the window only: a flat mean for a small group, else a smooth membrane."""
+    the window only: a smooth membrane, or (small groups, `smooth` False) the mean colour."""
     x1, y1, x2, y2 = g.bounds
     inner = (slice(y1 - ys.start, y2 - ys.start), slice(x1 - xs.start, x2 - xs.start))
     if not known.any():  # every pixel around is another region: nothing to take a colour from
         return np.zeros(pixels[inner].shape, np.uint8) + (128 if pixels.ndim == 2 else np.uint8(128))
-    if max(x2 - x1, y2 - y1) < SMOOTH_MIN:
+    if not smooth or max(x2 - x1, y2 - y1) < SMOOTH_MIN:
         colour = pixels[known].mean(axis=0)
         return np.broadcast_to(np.round(colour).astype(np.uint8), pixels[inner].shape)
     return np.round(membrane(pixels, known)[inner]).clip(0, 255).astype(np.uint8)

@@ -116,7 +116,7 @@ class Pictures:
 
     def published(self, media: MediaPlan, path: Path, frame: int | None, regions: list[Region], method: str) -> bytes:
         """The picture as JPEG with `regions` painted by the same `obscure` call `apply` makes."""
-        return jpeg(obscure(self.rgb(media, path, frame), regions, method))
+        return jpeg(obscure(self.rgb(media, path, frame), regions, method, video=media.kind == "video"))
 
     def close(self) -> None:
         with self.lock:

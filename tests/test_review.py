@@ -22,6 +22,7 @@ from unseen import plan as plan_mod
 from unseen.cli import main
 from unseen.errors import UnseenError
 from unseen.media import image
+from unseen.options import Options
 from unseen.review.frames import Frames
 from unseen.review.server import STATIC, ReviewServer
 from unseen.review.state import Review
@@ -339,6 +340,100 @@ def test_export_renders_the_plan(served: tuple[Review, ReviewServer]) -> None:
             cx, cy = (x1 + x2) // 2, (y1 + y2) // 2
             core = rgb[cy - (y2 - y1) // 6 : cy + (y2 - y1) // 6, cx - (x2 - x1) // 6 : cx + (x2 - x1) // 6]
             assert detail(core) < 1.5, (media.path, r.box)
+
+
+SIGNS = "000000001532.jpg"  # a freeway gantry: street signs, boxed by hand as in tests/test_text.py
+HOLLYWOOD = (316, 212, 400, 231)
+SUNSET = (420, 214, 479, 231)
+
+
+def covers(box: tuple[float, ...] | list[float], letters: tuple[int, ...]) -> bool:
+    return box[0] <= letters[0] and box[1] <= letters[1] and box[2] >= letters[2] and box[3] >= letters[3]
+
+
+def readable(rgb: np.ndarray, letters: tuple[int, ...]) -> bool:
+    x1, y1, x2, y2 = letters
+    return detail(rgb[y1:y2, x1:x2].astype(float)) > 1.5
+
+
+def preview(server: ReviewServer, i: int) -> np.ndarray:
+    status, jpeg, _ = request(server, "GET", f"/{server.token}/api/picture?i={i}&published=1")
+    assert status == 200
+    return image.decode(jpeg, ".jpg", "preview").rgb
+
+
+def export(review: Review) -> np.ndarray:
+    assert review.export()
+    deadline = time.monotonic() + 60
+    while review.export_job.state == "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert review.export_job.state == "done", review.export_job
+    return image.read(review.output / SIGNS).rgb
+
+
+def test_text_regions_keep_their_kind_and_switch_off_per_region_and_per_file(tmp_path: Path, detector: object) -> None:
+    """Text found with --text is edited like a face and stays text; a text region switched off is
+    not painted in the preview or the export, survives a new session, and switches on again."""
+    root = tmp_path / "street"
+    root.mkdir()
+    shutil.copy(data("coco", "nofaces", SIGNS), root / SIGNS)
+    review = Review(root, opts=Options(text=True), detector_factory=lambda _: detector)
+    review.scan_pending()
+    with serving(review) as server:
+        url = f"/{server.token}/api/file?i=0"
+        current = json.loads(request(server, "GET", url)[1])
+        regions = current["plan"]["regions"]
+        sign = next(k for k, r in enumerate(regions) if r.get("kind") == "text" and covers(r["box"], HOLLYWOOD))
+        assert current["text"] == sum(r.get("kind") == "text" for r in regions) >= 2
+
+        def put(regions: list[dict], **extra: object) -> tuple[int, dict]:
+            rev = json.loads(request(server, "GET", url)[1])["revision"]
+            status, body, _ = request(server, "PUT", url, {"regions": regions, "revision": rev, **extra})
+            return status, json.loads(body)
+
+        # An edit (the sign's box made a little wider) keeps it text.
+        wider = [dict(r) for r in regions]
+        wider[sign]["box"] = [wider[sign]["box"][0] - 2, *wider[sign]["box"][1:]]
+        assert put(wider)[0] == 200
+        saved = plan_mod.load(review.plan_path).files[0].regions
+        assert saved[sign].kind == "text" and saved[sign].box[0] == pytest.approx(regions[sign]["box"][0] - 2)
+        orig = image.read(root / SIGNS).rgb
+        assert not readable(preview(server, 0), HOLLYWOOD) and readable(orig, HOLLYWOOD)
+
+        # Off, bad values and faces refused: a face that is wrong is deleted, never left unpainted.
+        for bad in ({"off": "yes"}, {"off": True, "kind": "face"}):
+            status, body = put([*wider[:sign], {**wider[sign], **bad}, *wider[sign + 1 :]])
+            assert status == 400 and "off" in body["error"], bad
+
+        # The sign switched off: out of the plan (what apply paints), kept for the page, unpainted.
+        off = [dict(r, off=True) if k == sign else r for k, r in enumerate(wider)]
+        status, body = put(off)
+        assert status == 200 and body["text_off"] == 1
+        in_plan = plan_mod.load(review.plan_path).files[0].regions
+        assert len(in_plan) == len(regions) - 1 and not any(covers(r.box, HOLLYWOOD) for r in in_plan)
+        shown = [r for r in body["plan"]["regions"] if r.get("off")]
+        assert len(shown) == 1 and shown[0]["kind"] == "text" and covers(shown[0]["box"], HOLLYWOOD)
+        assert readable(preview(server, 0), HOLLYWOOD) and not readable(preview(server, 0), SUNSET)
+        out = export(review)
+        assert readable(out, HOLLYWOOD) and not readable(out, SUNSET)
+
+        # A new session shows it switched off still, and can switch it on again.
+        again = Review(root, opts=Options(text=True), detector_factory=lambda _: pytest.fail("no rescan"))
+        again.scan_pending()
+        assert [r for r in json.loads(json.dumps(again.detail(0)))["plan"]["regions"] if r.get("off")] == shown
+
+        # The whole file's text off ("paint text in this file" unticked), then on again.
+        status, body = put([dict(r, off=True) if r.get("kind") == "text" else r for r in body["plan"]["regions"]])
+        assert status == 200 and body["text"] == 0 and body["text_off"] == current["text"]
+        assert readable(preview(server, 0), HOLLYWOOD) and readable(preview(server, 0), SUNSET)
+        out = export(review)
+        assert readable(out, HOLLYWOOD) and readable(out, SUNSET)
+        status, body = put([{k: v for k, v in r.items() if k != "off"} for r in body["plan"]["regions"]])
+        assert status == 200 and body["text"] == current["text"] and body["text_off"] == 0
+        assert "text_off" not in json.loads(review.status_path.read_text())[SIGNS]
+        out = export(review)
+        assert not readable(out, HOLLYWOOD) and not readable(out, SUNSET)
+    review.close()
 
 
 def test_output_inside_the_folder_is_refused(folder: Path) -> None:

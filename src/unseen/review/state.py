@@ -12,7 +12,7 @@ import json
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,8 @@ from unseen.options import Options, Outcome
 from unseen.pipeline import apply_file, discover, scan_file, sha256
 from unseen.plan import MediaPlan, Plan, Region, Settings
 from unseen.review.frames import Pictures
+
+OFF = "text_off"  # status key: a file's text regions switched off on the page (not in the plan)
 
 
 class StaleEdit(UnseenError):
@@ -221,6 +223,8 @@ class Review:
             "frames": media.frames,
             "fps": media.fps,
             "regions": len(media.regions),
+            "text": sum(r.kind == "text" for r in media.regions),
+            "text_off": len(st.get(OFF) or []),
             "status": "exported" if st.get("exported") else "reviewed" if st.get("reviewed") else "not reviewed",
             "audit": st.get("audit"),
         }
@@ -247,9 +251,30 @@ class Review:
             media = self.media(index)
             out = self.file_state(index, media)
             entry = Plan(root=self.plan.root, files=[media]).to_json()["files"][0]
-            out["plan"] = {"regions": entry["regions"], "whole_frames": entry.get("whole_frames", [])}
+            off = [{**r, "off": True} for r in self._entry(media, self._switched_off(media))["regions"]]
+            out["plan"] = {"regions": entry["regions"] + off, "whole_frames": entry.get("whole_frames", [])}
             out["revision"] = self.revisions.get(media.path, 0)
             return out
+
+    def _entry(self, media: MediaPlan, regions: list[Region]) -> dict[str, Any]:
+        """`media`'s plan entry as JSON with `regions` in place of its own."""
+        return Plan(root=self.plan.root, files=[replace(media, regions=regions)]).to_json()["files"][0]
+
+    def _switched_off(self, media: MediaPlan) -> list[Region]:
+        """The text regions of `media` switched off on the page. They are kept in the review status,
+        not in the plan, so `apply` (and a plain `unseen apply` of the plan) never paints them and
+        they can be switched on again. Read back from a file, they are validated like plan regions;
+        a list that does not validate is dropped (its regions were not painted anyway)."""
+        raw = self.status.get(media.path, {}).get(OFF)
+        if not raw:
+            return []
+        entry = self._entry(media, [])
+        entry["regions"] = raw
+        try:
+            checked = plan_mod.from_json({"schema": plan_mod.SCHEMA, "root": self.plan.root, "files": [entry]})
+        except PlanError:
+            return []
+        return [r for r in checked.files[0].regions if r.kind == "text"]
 
     def _touch(self, path: str) -> None:
         """Record a change of `path` (under the lock): edits made on its earlier revision are stale."""
@@ -276,6 +301,8 @@ class Review:
     def update(self, index: int, body: Any) -> dict[str, Any]:
         """Replace a file's regions (and whole-frame spans) with the page's, after validating them
         exactly as a plan file is validated. Only regions, spans and the reviewed flag can change.
+        A text region with `"off": true` is switched off: kept in the review status instead of the
+        plan, so it is neither previewed nor exported until the page switches it on again.
         `body["revision"]` must be the file's current revision (from `detail`): an edit made on an
         older one (another tab saved since) raises StaleEdit and changes nothing."""
         if not isinstance(body, dict):
@@ -292,14 +319,27 @@ class Review:
                 )
             entry = Plan(root=self.plan.root, files=[media]).to_json()
             f = entry["files"][0]
+            off_flags: list[bool] | None = None
             if "regions" in body:
-                f["regions"] = body["regions"]
+                f["regions"], off_flags = _split_off(body["regions"])
             if "whole_frames" in body and media.kind == "video":
                 f["whole_frames"] = body["whole_frames"]
             checked = plan_mod.from_json(entry, source=f"edit of {media.path}").files[0]
+            st = self.status.setdefault(media.path, {})
+            if off_flags is not None:
+                for j, (r, off) in enumerate(zip(checked.regions, off_flags, strict=True)):
+                    if off and r.kind != "text":
+                        raise PlanError(
+                            f"edit of {media.path}: regions[{j}].off: only text regions can be switched off "
+                            "(a face region that is wrong is deleted)"
+                        )
+                off_regions = [r for r, off in zip(checked.regions, off_flags, strict=True) if off]
+                checked.regions = [r for r, off in zip(checked.regions, off_flags, strict=True) if not off]
+                st[OFF] = json.loads(json.dumps(self._entry(media, off_regions)["regions"]))  # as read back
+                if not off_regions:
+                    del st[OFF]
             changed = checked.regions != media.regions or checked.whole_frames != media.whole_frames
             media.regions, media.whole_frames = checked.regions, checked.whole_frames
-            st = self.status.setdefault(media.path, {})
             if changed:
                 st["exported"] = False
                 st["audit"] = None
@@ -390,3 +430,17 @@ class Review:
 
     def close(self) -> None:
         self.pictures.close()
+
+
+def _split_off(regions: Any) -> tuple[Any, list[bool]]:
+    """The page's regions without their `off` flags, and the flags (False where absent); anything
+    that is not a list of objects is passed on for `plan.from_json` to refuse with its message."""
+    if not isinstance(regions, list) or not all(isinstance(r, dict) for r in regions):
+        return regions, [False] * (len(regions) if isinstance(regions, list) else 0)
+    flags = []
+    for j, r in enumerate(regions):
+        off = r.get("off", False)
+        if not isinstance(off, bool):
+            raise PlanError(f"regions[{j}].off must be true or false, not {off!r:.40}")
+        flags.append(off)
+    return [{k: v for k, v in r.items() if k != "off"} for r in regions], flags

@@ -9,6 +9,7 @@
   const timeline = $("timeline");
   const HANDLE = 7; // handle half-size, CSS px
   const MIN_NEW = 6; // a drag shorter than this (CSS px) is a click, not a new region
+  const TEXT_COLOUR = "#e05cff"; // text regions (signs, plates, badges); faces are blue or a track's hue
 
   const S = {
     files: [], failed: [], index: -1, detail: null, regions: [], whole: [], frame: 0,
@@ -66,7 +67,7 @@
         S.revs[path] = d.revision;
         if (index === S.index) { S.detail = d; S.previewKey = ""; }
         const f = S.files[index];
-        if (f) { f.regions = d.regions; f.status = d.status; f.audit = d.audit; }
+        if (f) { f.regions = d.regions; f.text = d.text; f.text_off = d.text_off; f.status = d.status; f.audit = d.audit; }
         renderFiles();
         if (S.published) loadPreview();
       } catch (e) {
@@ -84,6 +85,8 @@
   function clean(r) {
     const o = { box: r.box.map((v) => Math.round(v * 10) / 10), shape: r.shape, detector: r.detector || "manual" };
     for (const k of ["score", "raw_box", "frame", "track"]) if (r[k] !== undefined && r[k] !== null) o[k] = r[k];
+    if (r.kind && r.kind !== "face") o.kind = r.kind; // a text region stays text
+    if (r.off) o.off = true; // switched off: kept by the server outside the plan, not painted
     return o;
   }
 
@@ -140,7 +143,8 @@
       const st = document.createElement("span");
       st.className = "st-" + f.status.replace(" ", "-");
       st.textContent = f.status;
-      meta.append(`${f.kind} · ${f.regions} region${f.regions === 1 ? "" : "s"} · `, st);
+      const text = f.text || f.text_off ? ` (${f.text} text${f.text_off ? `, ${f.text_off} off` : ""})` : "";
+      meta.append(`${f.kind} · ${f.regions} region${f.regions === 1 ? "" : "s"}${text} · `, st);
       if (f.audit) {
         const a = document.createElement("span");
         a.className = f.audit === "clear" ? "audit-clear" : "audit-risk";
@@ -258,6 +262,9 @@
     });
     return out;
   }
+  function outlineColour(r) {
+    return r.kind === "text" ? TEXT_COLOUR : trackColour(r.track);
+  }
   function trackColour(t) {
     if (t === undefined || t === null) return "#3d8bfd";
     return `hsl(${(t * 67) % 360} 90% 60%)`;
@@ -289,14 +296,17 @@
       const [a, b, e, f] = shapePath(ctx, r.box);
       if (r.shape === "box") ctx.rect(a, b, e - a, f - b);
       else ctx.ellipse((a + e) / 2, (b + f) / 2, Math.abs(e - a) / 2, Math.abs(f - b) / 2, 0, 0, Math.PI * 2);
-      if (S.published) {
+      if (S.published && !r.off) {
         ctx.fillStyle = "rgba(128,128,128,.85)"; ctx.fill();
       }
       ctx.lineWidth = selected ? 2.5 : 1.5;
-      ctx.setLineDash(r.detector === "manual" ? [6, 3] : []);
-      ctx.strokeStyle = selected ? "#ffd33d" : trackColour(r.track);
+      // Switched off (not painted): dotted and faint, so it can still be found and switched on.
+      ctx.setLineDash(r.off ? [2, 4] : r.detector === "manual" ? [6, 3] : []);
+      ctx.globalAlpha = r.off && !selected ? 0.6 : 1;
+      ctx.strokeStyle = selected ? "#ffd33d" : outlineColour(r);
       ctx.stroke();
       ctx.setLineDash([]);
+      ctx.globalAlpha = 1;
       if (selected) {
         ctx.strokeStyle = "rgba(255,211,61,.6)"; ctx.lineWidth = 1;
         ctx.strokeRect(a, b, e - a, f - b);
@@ -314,8 +324,9 @@
       ctx.strokeRect(Math.min(a, e), Math.min(b, f), Math.abs(e - a), Math.abs(f - b));
       ctx.setLineDash([]);
     }
-    const n = visible().length;
-    $("saved").dataset.regions = String(n);
+    const vis = visible();
+    $("saved").dataset.regions = String(vis.filter((i) => !S.regions[i].off).length); // painted ones
+    $("saved").dataset.off = String(vis.length - Number($("saved").dataset.regions));
   }
   function handles(box) {
     const [a, b] = toView(box[0], box[1]);
@@ -473,6 +484,33 @@
       S.regions[S.sel] = Object.assign({}, r, { shape: r.shape === "box" ? "ellipse" : "box" });
     });
   }
+  function withOff(r, off) {
+    const o = Object.assign({}, r);
+    if (off) o.off = true; else delete o.off;
+    return o;
+  }
+  function toggleText() {
+    const r = S.sel >= 0 ? S.regions[S.sel] : null;
+    if (!r || r.kind !== "text") { say("select a text region (outlined in the text colour) first"); return; }
+    change(() => { S.regions[S.sel] = withOff(r, !r.off); });
+    say(r.off ? "text region switched on: it will be painted" : "text region switched off: it will not be painted");
+  }
+  function setFileText(on) {
+    change(() => { S.regions = S.regions.map((r) => (r.kind === "text" ? withOff(r, !on) : r)); });
+    say(on ? "text in this file will be painted" : "no text in this file will be painted");
+  }
+  function renderTextBar() {
+    const text = S.detail ? S.regions.filter((r) => r.kind === "text") : [];
+    const off = text.filter((r) => r.off).length;
+    if ($("textbar").hidden !== !text.length) {
+      $("textbar").hidden = !text.length;
+      if (S.original) { layout(); draw(); } // the picture's area changed height
+    }
+    $("file-text").checked = off === 0;
+    $("file-text").indeterminate = off > 0 && off < text.length;
+    $("text-count").textContent = text.length
+      ? `${text.length} text region${text.length === 1 ? "" : "s"}${off ? `, ${off} switched off` : ""}` : "";
+  }
   function setPublished(on) {
     S.published = on;
     $("view-original").classList.toggle("on", !on);
@@ -497,6 +535,10 @@
     $("redo").disabled = !S.redo.length;
     $("delete").disabled = S.sel < 0;
     $("shape").disabled = S.sel < 0;
+    const sel = S.sel >= 0 ? S.regions[S.sel] : null;
+    $("text-toggle").disabled = !sel || sel.kind !== "text";
+    $("text-toggle").textContent = sel && sel.kind === "text" && sel.off ? "Text on" : "Text off";
+    renderTextBar();
     const video = S.detail && S.detail.kind === "video";
     if (video) {
       const r = S.sel >= 0 ? S.regions[S.sel] : null;
@@ -712,6 +754,8 @@
   $("redo").addEventListener("click", () => restore(S.redo, S.undo));
   $("delete").addEventListener("click", () => deleteSelected(false));
   $("shape").addEventListener("click", toggleShape);
+  $("text-toggle").addEventListener("click", toggleText);
+  $("file-text").addEventListener("change", () => { setFileText($("file-text").checked); canvas.focus(); });
   $("reviewed").addEventListener("click", markReviewed);
   $("export").addEventListener("click", startExport);
   $("help").addEventListener("click", () => $("keys").showModal());
@@ -748,6 +792,7 @@
     else if (k === "b" || k === "B") openFile(S.index - 1);
     else if (k === "r" || k === "R") markReviewed();
     else if (k === "s" || k === "S") toggleShape();
+    else if (k === "x" || k === "X") toggleText();
     else if (k === "Tab") selectNext();
     else if (k === "Escape") { S.sel = -1; draw(); updateButtons(); }
     else if (k === "?") $("keys").showModal();

@@ -20,6 +20,7 @@ import pytest
 from tests.conftest import data, detail, serving
 from unseen import plan as plan_mod
 from unseen.media import image
+from unseen.options import Options
 from unseen.plan import Region
 from unseen.review.server import ReviewServer
 from unseen.review.state import Review
@@ -339,3 +340,96 @@ def test_export_from_the_page(page: Any, served: tuple[Review, ReviewServer]) ->
         assert texture(frames[k]) < 0.02, f"frame {k} is obscured entirely"
     for k in (10, WHOLE[0] - 2, WHOLE[1] + 2):
         assert texture(frames[k]) > 0.05, f"frame {k} keeps its picture"
+
+
+SIGNS = "000000001532.jpg"  # a freeway gantry: street signs, boxed by hand as in tests/test_text.py
+HOLLYWOOD = (316, 212, 400, 231)
+SUNSET = (420, 214, 479, 231)
+TEXT_COLOUR = (224, 92, 255)  # app.js TEXT_COLOUR
+FACE_COLOUR = (61, 139, 253)  # a face without a track
+PREVIEW_CURRENT = """() => { const s = window.unseenReview.state;
+  return s.saving === 0 && s.preview && s.previewKey.endsWith(JSON.stringify({ r: s.regions, w: s.whole })); }"""
+
+
+def outline_colour(page: Any, box: tuple[float, ...]) -> tuple[int, int, int]:
+    """The canvas pixel nearest the text colour on the left edge of `box` (outlines are 1.5 px,
+    anti-aliased): what the reviewer sees there."""
+    px = page.evaluate(
+        """(box) => { const c = document.getElementById("canvas"), r = c.getBoundingClientRect();
+        const [x, y] = window.unseenReview.toClient(box[0], (box[1] + box[3]) / 2), dpr = window.devicePixelRatio || 1;
+        return Array.from(c.getContext("2d").getImageData(Math.round((x - r.left) * dpr) - 3,
+          Math.round((y - r.top) * dpr) - 3, 7, 7).data); }""",
+        list(box),
+    )
+    rgb = np.array(px, dtype=int).reshape(-1, 4)[:, :3]
+    return tuple(rgb[np.abs(rgb - TEXT_COLOUR).sum(axis=1).argmin()])
+
+
+def readable_in_preview(page: Any, letters: tuple[int, ...]) -> bool:
+    """Whether the letters can still be read in the published preview the page shows now."""
+    page.wait_for_function(PREVIEW_CURRENT)
+    x1, y1, x2, y2 = letters
+    px = page.evaluate(
+        """([x1, y1, x2, y2]) => { const img = window.unseenReview.state.preview, c = document.createElement("canvas");
+        c.width = img.naturalWidth; c.height = img.naturalHeight;
+        const g = c.getContext("2d"); g.drawImage(img, 0, 0);
+        return Array.from(g.getImageData(x1, y1, x2 - x1, y2 - y1).data); }""",
+        list(letters),
+    )
+    return detail(np.array(px, dtype=float).reshape(y2 - y1, x2 - x1, 4)[..., :3]) > 1.5
+
+
+def test_text_regions_in_their_colour_switched_off_and_on(
+    page: Any, tmp_path_factory: pytest.TempPathFactory, detector: Any
+) -> None:
+    """Text found with --text is outlined in its own colour, stays text when edited, and its
+    toggles (one region, the whole file) change what the published preview paints."""
+    root = tmp_path_factory.mktemp("text") / "street"
+    root.mkdir()
+    shutil.copy(data("coco", "nofaces", SIGNS), root / SIGNS)
+    review = Review(root, opts=Options(text=True), detector_factory=lambda _: detector)
+    review.scan_pending()
+    planned = regions_of(review, SIGNS)
+    sign = next(r for r in planned if r.kind == "text" and r.box[0] <= HOLLYWOOD[0] and r.box[2] >= HOLLYWOOD[2])
+    with serving(review) as server:
+        pg = page.context.browser.new_page(viewport={"width": 1280, "height": 800})
+        try:
+            pg.goto(server.url)
+            pg.wait_for_selector(f'body[data-loaded="{SIGNS}#0"]')
+            assert pg.is_visible("#textbar") and pg.is_checked("#file-text")
+            seen = outline_colour(pg, sign.box)
+            assert np.abs(np.subtract(seen, TEXT_COLOUR)).sum() < 60, seen
+            assert np.abs(np.subtract(seen, FACE_COLOUR)).sum() > 150, seen
+            if os.environ.get("UNSEEN_SCREENSHOT_TEXT"):
+                pg.screenshot(path=os.environ["UNSEEN_SCREENSHOT_TEXT"])
+
+            # Select the sign and nudge it: saved, it is still a text region.
+            pg.mouse.click(*client(pg, *centre(sign.box)))
+            assert pg.is_enabled("#text-toggle") and pg.text_content("#text-toggle") == "Text off"
+            pg.keyboard.press("ArrowRight")
+            saved(pg)
+            (moved,) = [r for r in regions_of(review, SIGNS) if r.box[0] == pytest.approx(sign.box[0] + 1, abs=0.2)]
+            assert moved.kind == "text"
+
+            pg.keyboard.press("p")
+            assert not readable_in_preview(pg, HOLLYWOOD)
+            pg.click("#text-toggle")  # this sign off: left as it is, the others still painted
+            saved(pg)
+            assert readable_in_preview(pg, HOLLYWOOD) and not readable_in_preview(pg, SUNSET)
+            assert moved not in regions_of(review, SIGNS)
+            assert pg.text_content("#text-toggle") == "Text on"
+            assert pg.evaluate("document.getElementById('file-text').indeterminate")
+
+            pg.click("#file-text")  # mixed -> ticked: all text in the file painted again
+            saved(pg)
+            assert not readable_in_preview(pg, HOLLYWOOD) and not readable_in_preview(pg, SUNSET)
+            assert moved in regions_of(review, SIGNS)
+            pg.click("#file-text")  # unticked: no text painted in this file
+            saved(pg)
+            assert readable_in_preview(pg, HOLLYWOOD) and readable_in_preview(pg, SUNSET)
+            assert not [r for r in regions_of(review, SIGNS) if r.kind == "text"]
+            assert len(regions_of(review, SIGNS)) == len(planned) - sum(r.kind == "text" for r in planned)
+            assert "switched off" in pg.text_content("#text-count")
+        finally:
+            pg.close()
+    review.close()

@@ -299,14 +299,14 @@
       if (S.published && !r.off) {
         ctx.fillStyle = "rgba(128,128,128,.85)"; ctx.fill();
       }
-      ctx.lineWidth = selected ? 2.5 : 1.5;
-      // Switched off (not painted): dotted and faint, so it can still be found and switched on.
-      ctx.setLineDash(r.off ? [2, 4] : r.detector === "manual" ? [6, 3] : []);
-      ctx.globalAlpha = r.off && !selected ? 0.6 : 1;
+      if (r.off) { // switched off (not painted): dotted on a dark line, so it shows on any picture
+        ctx.lineWidth = 3.5; ctx.strokeStyle = "rgba(0,0,0,.55)"; ctx.stroke();
+      }
+      ctx.lineWidth = selected ? 2.5 : r.off ? 2 : 1.5;
+      ctx.setLineDash(r.off ? [3, 3] : r.detector === "manual" ? [6, 3] : []);
       ctx.strokeStyle = selected ? "#ffd33d" : outlineColour(r);
       ctx.stroke();
       ctx.setLineDash([]);
-      ctx.globalAlpha = 1;
       if (selected) {
         ctx.strokeStyle = "rgba(255,211,61,.6)"; ctx.lineWidth = 1;
         ctx.strokeRect(a, b, e - a, f - b);

@@ -66,7 +66,7 @@ def collect(cache: Path) -> None:
         found = det.candidates(rgb)
         faces = det.merge(found.select(found.scores > PRESETS["default"].threshold), w, h)
         side = np.minimum(faces.boxes[:, 2] - faces.boxes[:, 0], faces.boxes[:, 3] - faces.boxes[:, 1])
-        check = (faces.scores < verify.CHECK_BELOW) & (side >= verify.MIN_SIDE)
+        look = (faces.scores < verify.CHECK_BELOW) & (side >= verify.RECHECK_MIN)
         np.savez_compressed(
             dest,
             boxes=found.boxes,
@@ -75,8 +75,8 @@ def collect(cache: Path) -> None:
             passes=found.data["pass"],
             size=np.array([w, h]),
             work=det.work(w, h),
-            mboxes=faces.boxes[check],
-            crop=CenterFace(EVIDENCE).recheck(rgb, faces.boxes[check]),
+            mboxes=faces.boxes[look],
+            crop=CenterFace(EVIDENCE).recheck(rgb, faces.boxes[look]),
         )
         if n % 50 == 0:
             print(f"  {n} photos", flush=True)

@@ -35,11 +35,12 @@ from unseen.progress import FrameRate
 INFERENCE_THREADS = 1
 
 
-def load_detector(name: str) -> Detector:
-    """The photo detector every engine uses, built so that its results do not depend on the engine."""
+def load_detector(name: str, gpu: bool = False) -> Detector:
+    """The photo detector every engine uses, built so that its results do not depend on the
+    engine (`gpu`: Ray workers given a GPU run it on CUDA where onnxruntime has it)."""
     from unseen.detect.presets import make_detector
 
-    return make_detector(name, INFERENCE_THREADS)
+    return make_detector(name, INFERENCE_THREADS, gpu=gpu)
 
 
 def process_file(

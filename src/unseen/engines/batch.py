@@ -21,9 +21,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from unseen.detect.base import Detector
 from unseen.engines.manifest import Manifest, Record
 from unseen.guard import Failed, guarded
+from unseen.inputs import sha256
 from unseen.options import Options, Outcome
 from unseen.options import Progress as FileProgress
-from unseen.pipeline import run_file, sha256
+from unseen.pipeline import run_file
 from unseen.plan import MediaPlan, Plan, Settings, from_json
 from unseen.progress import FrameRate
 

@@ -41,9 +41,10 @@ from unseen.engines.batch import (
 from unseen.engines.manifest import OLD_MANIFEST_NAME, Manifest, Record, settings_key
 from unseen.errors import UnseenError
 from unseen.guard import Failed, guarded
+from unseen.inputs import OUTPUT_TAG, discover, sha256_stream
 from unseen.media.kind import MEDIA_SUFFIXES
 from unseen.options import Options
-from unseen.pipeline import OUTPUT_TAG, check_output_folder, discover, set_temp_tag, sha256_stream
+from unseen.output import check_output_folder, set_temp_tag
 
 LOCAL_OBJECT_STORE = 500 * 1024**2  # a laptop-sized local instance; a cluster sets its own
 

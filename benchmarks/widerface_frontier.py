@@ -4,7 +4,7 @@ Issue #2 asks the default for >= 99.5% of faces >= 64 px protected AND at most 1
 area obscured. This shows whether any setting of the knobs unseen has reaches both: CenterFace
 runs once per image at the default preset's scales with a threshold of 0.05 (the candidates),
 then every combination below is scored on those candidates (merged by MultiScale.merge, regions
-by pipeline.regions_for, so exactly what `unseen run` would paint with that setting):
+by regions.regions_for, as `unseen run` painted them before its second look and `apart`):
 
 - thresholds (small boxes, boxes of 40+ working px), union of the passes' boxes or not,
 - margin for a confident box, extra margin for a box scored 0 (in proportion to 1 - score),

@@ -28,9 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from _common import DATA, need  # noqa: E402
 from unseen.detect import verify  # noqa: E402
 from unseen.detect.base import Detections, iou_matrix  # noqa: E402
-from unseen.detect.centerface import CenterFace  # noqa: E402
 from unseen.detect.multiscale import MultiScale  # noqa: E402
-from unseen.detect.presets import EVIDENCE, PRESETS  # noqa: E402
+from unseen.detect.presets import EVIDENCE, PRESETS, face_model  # noqa: E402
 from widerface import load_gt  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "unseen" / "detect" / "verifier.json"
@@ -48,7 +47,7 @@ def photos() -> list[tuple[str, Path]]:
 def detector() -> MultiScale:
     """The default preset without its verifier: candidates down to the evidence threshold."""
     p = PRESETS["default"]
-    base = CenterFace(EVIDENCE)
+    base = face_model(EVIDENCE)
     return MultiScale(
         base, p.scales, p.max_side, large_threshold=p.large_threshold, union=p.union, threshold=p.threshold
     )
@@ -66,7 +65,7 @@ def collect(cache: Path) -> None:
         found = det.candidates(rgb)
         faces = det.merge(found.select(found.scores > PRESETS["default"].threshold), w, h)
         side = np.minimum(faces.boxes[:, 2] - faces.boxes[:, 0], faces.boxes[:, 3] - faces.boxes[:, 1])
-        check = (faces.scores < verify.CHECK_BELOW) & (side >= verify.MIN_SIDE)
+        look = (faces.scores < verify.CHECK_BELOW) & (side >= verify.RECHECK_MIN)
         np.savez_compressed(
             dest,
             boxes=found.boxes,
@@ -75,8 +74,8 @@ def collect(cache: Path) -> None:
             passes=found.data["pass"],
             size=np.array([w, h]),
             work=det.work(w, h),
-            mboxes=faces.boxes[check],
-            crop=CenterFace(EVIDENCE).recheck(rgb, faces.boxes[check]),
+            mboxes=faces.boxes[look],
+            crop=face_model(EVIDENCE).recheck(rgb, faces.boxes[look]),
         )
         if n % 50 == 0:
             print(f"  {n} photos", flush=True)

@@ -27,9 +27,9 @@ from PIL import Image
 from tests.conftest import DATA
 from unseen import plan as plan_mod
 from unseen.errors import MediaError, PlanError
+from unseen.inputs import target
 from unseen.media import image
 from unseen.obscure import METHODS
-from unseen.pipeline import target
 
 CI_EXAMPLES = 250
 EXAMPLES = int(os.environ.get("UNSEEN_FUZZ_EXAMPLES", CI_EXAMPLES))

@@ -25,8 +25,11 @@ from PIL import Image
 
 from tests.conftest import data
 from unseen import cli, pipeline
+from unseen.errors import OutputError
+from unseen.inputs import discover
 from unseen.options import Options
-from unseen.pipeline import atomic_output
+from unseen.output import atomic_output
+from unseen.plan import Plan
 
 HOOKS = Path(__file__).parent / "hooks"
 ODD_NAMES = ["with space.jpg", "ünïcödé 写真.jpg", "-leading-dash.jpg", "new\nline.jpg", "a b/deep é/x.jpg"]
@@ -91,12 +94,12 @@ def test_atomic_output_error_mid_write_keeps_previous_output(tmp_path: Path) -> 
 
 
 def test_atomic_output_nothing_written_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(pipeline.OutputError), atomic_output(tmp_path / "x.jpg"):
+    with pytest.raises(OutputError), atomic_output(tmp_path / "x.jpg"):
         pass
     assert list(tmp_path.iterdir()) == []
 
 
-def _plan_for(tmp_path: Path, face: Path, detector) -> tuple[pipeline.Plan, Path]:
+def _plan_for(tmp_path: Path, face: Path, detector) -> tuple[Plan, Path]:
     top = _tree(tmp_path / "in", face, ["a.jpg", "b.jpg", "c.jpg"])
     plan, failures = pipeline.scan([top], detector, Options())
     assert not failures and len(plan.files) == 3
@@ -356,7 +359,7 @@ def test_deeply_nested_folders(tmp_path: Path, face: Path) -> None:
         p.mkdir()
     shutil.copy(face, p / "deep.jpg")
     try:
-        files = pipeline.discover([top]).files
+        files = discover([top]).files
         assert len(files) == 1 and files[0].name == "deep.jpg"
     finally:  # pytest's own cleanup (shutil.rmtree) recurses too: remove bottom-up here
         for _ in range(levels + 1):

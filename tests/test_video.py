@@ -20,7 +20,8 @@ from unseen.errors import LimitError, MediaError
 from unseen.media import video as media
 from unseen.obscure import coverage_mask
 from unseen.options import Options
-from unseen.pipeline import apply_file, atomic_output, run_file, scan_file
+from unseen.output import atomic_output
+from unseen.pipeline import apply_file, run_file, scan_file
 from unseen.plan import Plan
 from unseen.progress import FrameRate
 

@@ -27,9 +27,11 @@ from typing import TYPE_CHECKING, Any
 from unseen import pipeline
 from unseen import plan as plan_mod
 from unseen.errors import FilesFailed, OptionError, OutputError, UnseenError
+from unseen.inputs import is_video
 from unseen.limits import out_of_range
 from unseen.obscure import METHODS
 from unseen.options import Options, Outcome, Progress
+from unseen.output import folders
 from unseen.plan import Plan
 from unseen.video import output_name
 
@@ -81,13 +83,13 @@ def anonymise(src: StrPath, dst: StrPath | None = None, *, progress: Progress | 
     dest = Path(os.path.abspath(dst))
     if dest == source or (dest.exists() and os.path.samefile(dest, source)):
         raise OutputError(f"{dst}: the output would overwrite the input; choose another name")
-    written_as = Path(output_name(source.name) if pipeline.is_video(source) else source.name).suffix
+    written_as = Path(output_name(source.name) if is_video(source) else source.name).suffix
     if _format(written_as) != _format(dest.suffix):
         raise OutputError(
             f"{dst}: unseen writes this input as '{written_as or '(no suffix)'}' (the input's format); "
             "name the output so, or give a folder"
         )
-    with pipeline._folders(dest), tempfile.TemporaryDirectory(dir=_parent(dest), prefix=".unseen-") as tmp:
+    with folders(dest), tempfile.TemporaryDirectory(dir=_parent(dest), prefix=".unseen-") as tmp:
         media, written = pipeline.run_file(source, source.name, source.parent, Path(tmp), detector, opts, progress)
         os.replace(written, dest)
     return Outcome(str(src), str(dest), media.faces)
@@ -203,6 +205,6 @@ def _auditor(every: int | None) -> Any:
 
 
 def _parent(dest: Path) -> Path:
-    """`dest`'s folder, made if missing (pipeline._folders removes what it made on failure)."""
+    """`dest`'s folder, made if missing (output.folders removes what it made on failure)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     return dest.parent

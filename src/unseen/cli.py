@@ -261,7 +261,7 @@ def _sigterm_as_interrupt() -> Any:
 
 def _refuse_plan_over_input(args: argparse.Namespace) -> None:
     """`--plan photo.jpg` would replace an input with JSON: refused before anything runs."""
-    from unseen.pipeline import discover
+    from unseen.inputs import discover
 
     files = discover(args.inputs, getattr(args, "follow_symlinks", False)).files
     plan_path = os.path.abspath(args.plan)
@@ -317,7 +317,8 @@ def _options(args: argparse.Namespace) -> Options:
 
 def _scan(args: argparse.Namespace) -> int:
     from unseen.detect.presets import make_detector
-    from unseen.pipeline import discover, scan
+    from unseen.inputs import discover
+    from unseen.pipeline import scan
 
     opts = _options(args)
     found = discover(args.inputs, opts.follow_symlinks)
@@ -371,7 +372,7 @@ def _refuse_output_over_root(out: Path, root: Path) -> None:
     input, or beside it among the originals) or a folder that holds it (the folder published would
     hold the originals): refused before anything is written. A folder inside the root is allowed:
     the plan names its inputs, nothing is walked (`scan photo.jpg`, then `apply -o public/`)."""
-    from unseen.pipeline import check_output_folder
+    from unseen.output import check_output_folder
 
     check_output_folder(out, [])
     if root.is_dir() and root.resolve().is_relative_to(out.resolve()):
@@ -429,7 +430,8 @@ def _run_batch(args: argparse.Namespace, opts: Options) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from unseen.detect.presets import make_detector
-    from unseen.pipeline import discover, run
+    from unseen.inputs import discover
+    from unseen.pipeline import run
 
     opts = _options(args)
     if args.output is not None or args.engine == "ray":

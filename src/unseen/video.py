@@ -27,8 +27,9 @@ import cv2
 import numpy as np
 
 from unseen.detect.base import Detector
-from unseen.detect.centerface import CenterFace, default_threads
+from unseen.detect.centerface import default_threads
 from unseen.detect.multiscale import MultiScale
+from unseen.detect.presets import face_model
 from unseen.errors import MediaError
 from unseen.limits import MAX_FPS
 from unseen.media import video as media
@@ -132,7 +133,7 @@ def make_video_detector(s: VideoSettings, size: tuple[int, int] | None = None) -
     int8: 26 ms on 1 thread, 16.5 ms on 2, so two frames at once are ~20% ahead) and makes
     the plan independent of the core count."""
     scales = (1.0,) if size is not None and max(size) <= s.single_pass_side else s.scales
-    return MultiScale(CenterFace(s.threshold, 1, s.int8, s.edge), scales, max_side=1 << 16)
+    return MultiScale(face_model(s.threshold, 1, s.int8, s.edge), scales, max_side=1 << 16)
 
 
 def _in_flight() -> int:

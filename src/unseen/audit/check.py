@@ -178,7 +178,7 @@ class Auditor:
     def pair(self, original: Path, output: Path) -> FileAudit:
         """Audit one file pair; any failure becomes `error` (guard.guarded: never an exception,
         never a clear verdict)."""
-        from unseen.pipeline import is_video
+        from unseen.inputs import is_video
 
         t0 = time.perf_counter()
         rep = FileAudit(str(original), str(output), "image")

@@ -49,7 +49,7 @@ PNG_PIXEL_CHUNKS = frozenset({b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAM
 
 def scan(path: Path) -> list[MetaFinding]:
     """Every metadata item left in `path` (an image or a video). Raises OSError if unreadable."""
-    from unseen.pipeline import is_video
+    from unseen.inputs import is_video
 
     if is_video(path):
         return scan_video(path)

@@ -41,7 +41,7 @@ class Residual:
     def __init__(self, hog_threshold: float = 0.0, haar_neighbours: int = 5, min_face: int = 24) -> None:
         import dlib
 
-        from unseen.detect.centerface import CenterFace
+        from unseen.detect.presets import face_model
 
         self._hog = dlib.get_frontal_face_detector()
         self.hog_threshold = hog_threshold
@@ -50,7 +50,7 @@ class Residual:
         root = cv2.data.haarcascades  # type: ignore[attr-defined]
         self._frontal = cv2.CascadeClassifier(root + "haarcascade_frontalface_alt2.xml")
         self._profile = cv2.CascadeClassifier(root + "haarcascade_profileface.xml")
-        self._confirm = CenterFace(CONFIRM)
+        self._confirm = face_model(CONFIRM)
 
     def detect(self, rgb: np.ndarray) -> Detections:
         """Every candidate of HOG and Haar in `rgb` (unconfirmed)."""

@@ -14,9 +14,9 @@ def pairs(original: Path, anonymised: Path) -> list[tuple[Path, Path]]:
     output may also carry unseen's `.unseen` tag, as when written beside the input, and a video
     written in another container has `.mp4` added: `clip.wmv` -> `clip.wmv.mp4`)."""
     from unseen.errors import UnseenError
+    from unseen.inputs import discover, tagged
     from unseen.media.image import SUFFIX_OF
     from unseen.media.kind import kind
-    from unseen.pipeline import discover, tagged
     from unseen.video import output_name
 
     for p in (original, anonymised):

@@ -191,7 +191,7 @@ def _keep(path: Path, data: bytes) -> None:
 
 
 @cache
-def _session(threads: int, int8: bool = False) -> ort.InferenceSession:
+def _session(threads: int, int8: bool = False, gpu: bool = False) -> ort.InferenceSession:
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
@@ -199,8 +199,11 @@ def _session(threads: int, int8: bool = False) -> ort.InferenceSession:
     # Threads spinning while they wait steal the cores that decoding and encoding need.
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.log_severity_level = 3
-    model = _int8_bytes() if int8 else None
-    return new_session(model or model_bytes(), opts, ["CPUExecutionProvider"])
+    model = _int8_bytes() if int8 and not gpu else None
+    providers = ["CPUExecutionProvider"]
+    if gpu and "CUDAExecutionProvider" in ort.get_available_providers():  # onnxruntime-gpu
+        providers.insert(0, "CUDAExecutionProvider")
+    return new_session(model or model_bytes(), opts, providers)
 
 
 def new_session(model: bytes, opts: ort.SessionOptions, providers: list[str]) -> ort.InferenceSession:
@@ -238,14 +241,17 @@ class CenterFace:
     to a sliver scores low, while the sliver and its mirror image look like a whole face: on
     student.mkv at 427x320, a bystander's half face at the right edge went from 0.05-0.08 to
     0.23-0.47 with 16 px. A whole face off the border has its mirror image wholly outside the
-    image, where it is dropped."""
+    image, where it is dropped. `gpu`: on CUDA where onnxruntime has it (the float model).
+    Built through detect.presets.face_model, the one place unseen makes one."""
 
     name = "centerface"
 
-    def __init__(self, threshold: float = 0.3, threads: int | None = None, int8: bool = False, edge: int = 0) -> None:
+    def __init__(
+        self, threshold: float = 0.3, threads: int | None = None, int8: bool = False, edge: int = 0, gpu: bool = False
+    ) -> None:
         self.threshold = threshold
-        self.int8 = int8 and int8_is_fast() and _int8_bytes() is not None
-        self.session = _session(threads or default_threads(), self.int8)
+        self.int8 = int8 and not gpu and int8_is_fast() and _int8_bytes() is not None
+        self.session = _session(threads or default_threads(), self.int8, gpu)
         self.edge = edge
 
     def detect(self, rgb: np.ndarray) -> Detections:

@@ -40,8 +40,20 @@ PRESETS: dict[str, Preset] = {
 EVIDENCE = 0.05  # a verified preset's base threshold: weaker boxes than it paints are evidence
 
 
+def face_model(
+    threshold: float, threads: int | None = None, int8: bool = False, edge: int = 0, gpu: bool = False
+) -> CenterFace:
+    """The one place a face model is made, for photos, video, the audit and both engines: a
+    detector is swapped here alone (threads, int8, CUDA where onnxruntime has it)."""
+    return CenterFace(threshold, threads, int8, edge, gpu)
+
+
 def make_detector(
-    name: str = "default", threads: int | None = None, large_threshold: float | None = None, verified: bool = True
+    name: str = "default",
+    threads: int | None = None,
+    large_threshold: float | None = None,
+    verified: bool = True,
+    gpu: bool = False,
 ) -> MultiScale:
     """The preset's detector; `large_threshold` overrides the preset's (the video audit looks lower).
     A `verified` preset takes a second look at weak faces (detect/verify.py) unless `verified`
@@ -49,7 +61,7 @@ def make_detector(
     p = PRESETS[name]
     large = p.large_threshold if large_threshold is None else large_threshold
     check = p.verified and verified
-    base = CenterFace(EVIDENCE if check else p.threshold, threads)
+    base = face_model(EVIDENCE if check else p.threshold, threads, gpu=gpu)
     return MultiScale(
         base,
         p.scales,

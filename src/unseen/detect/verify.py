@@ -5,10 +5,10 @@ windscreen, a rose bed, a patterned wall). Painting every low-scoring box protec
 put patches on 3 of 4 photos with nobody in them. The verifier looks at each face box scored
 under CHECK_BELOW whose short side is at least MIN_SIDE px (MIN_SIDE_WITH_PEOPLE on a photo with
 a confident face; smaller boxes cost little area and are kept) and combines what is known of it:
-its score, its score on a close-up crop (`CenterFace.recheck`), the best score each pass of the
-detector gave it, how many boxes agree on it, its size and shape, how far its five landmarks lie
-from a face's usual layout, and what the photo holds otherwise (how many confident faces, how
-large). A logistic model over those (verifier.json, made by scripts/train_verifier.py from WIDER
+its score, its score on a close-up crop (`CenterFace.recheck`, from RECHECK_MIN px), the best
+score each pass of the detector gave it, how many boxes agree on it, its size and shape, how far
+its five landmarks lie from a face's usual layout, and what the photo holds otherwise (how many
+confident faces, how large). A logistic model over those (verifier.json, made by scripts/train_verifier.py from WIDER
 FACE val and COCO photos without people) gives the chance that the box is a face. Where the photo
 has a confident face, people are there and a weak box is dropped only when that chance is tiny
 (KEEP_WITH_PEOPLE); where it has none, a weak box must be likely (KEEP_ALONE). No feature is
@@ -28,8 +28,9 @@ import numpy as np
 from unseen.detect.base import Detections, iou_matrix
 
 CHECK_BELOW = 0.5  # boxes scoring at least this are faces without a second look
-MIN_SIDE = 16.0  # px (original pixels): smaller boxes are kept without one
+MIN_SIDE = 8.0  # px (original pixels): smaller boxes are kept without one
 MIN_SIDE_WITH_PEOPLE = 24.0  # ... on a photo with a confident face (a crowd's many small faces: time)
+RECHECK_MIN = 16.0  # px: smaller boxes are judged without the close-up (too few pixels to look at)
 KEEP_WITH_PEOPLE = 0.02  # least chance of a face kept, on a photo with a confident face
 KEEP_ALONE = 0.7  # ... on a photo without one
 NEAR = 0.3  # IoU at which a pass's box counts as the same face
@@ -147,7 +148,8 @@ class Verifier:
         if not check.any():
             return keep
         crop = np.full(len(faces), -1.0, np.float32)
-        crop[check] = base.recheck(rgb, faces.boxes[check])
+        look = check & (side >= RECHECK_MIN)
+        crop[look] = base.recheck(rgb, faces.boxes[look])
         f = features(found, faces, crop, work)
         least = KEEP_WITH_PEOPLE if people else KEEP_ALONE
         keep[check] = self.chance(f[check]) >= least

@@ -21,9 +21,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from unseen.detect.base import Detector
 from unseen.engines.manifest import Manifest, Record
 from unseen.guard import Failed, guarded
+from unseen.inputs import sha256
 from unseen.options import Options, Outcome
 from unseen.options import Progress as FileProgress
-from unseen.pipeline import run_file, sha256
+from unseen.pipeline import run_file
 from unseen.plan import MediaPlan, Plan, Settings, from_json
 from unseen.progress import FrameRate
 
@@ -35,11 +36,12 @@ from unseen.progress import FrameRate
 INFERENCE_THREADS = 1
 
 
-def load_detector(name: str) -> Detector:
-    """The photo detector every engine uses, built so that its results do not depend on the engine."""
+def load_detector(name: str, gpu: bool = False) -> Detector:
+    """The photo detector every engine uses, built so that its results do not depend on the
+    engine (`gpu`: Ray workers given a GPU run it on CUDA where onnxruntime has it)."""
     from unseen.detect.presets import make_detector
 
-    return make_detector(name, INFERENCE_THREADS)
+    return make_detector(name, INFERENCE_THREADS, gpu=gpu)
 
 
 def process_file(

@@ -48,8 +48,9 @@ from unseen.engines.batch import (
     split_done,
 )
 from unseen.engines.manifest import Manifest, Record, settings_key
+from unseen.inputs import discover
 from unseen.options import Options
-from unseen.pipeline import check_output_folder, discover, set_temp_tag, temp_tag
+from unseen.output import check_output_folder, set_temp_tag, temp_tag
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 PARENT_POLL_S = 0.5

@@ -11,7 +11,7 @@ Format: JSON lines, appended and fsync'ed one record at a time by the one proces
 the batch. Appending never rewrites what is already on disk, so a crash (SIGKILL, power loss) can
 lose at most the line being written; a torn last line is ignored on load. The last record for a
 path wins. A `{"run": TAG}` line starts each run: the temporary outputs of that run end in
-`.TAG.part`, and only those are swept by a later run (pipeline.atomic_output).
+`.TAG.part`, and only those are swept by a later run (output.atomic_output).
 
 A record is written only after the output was renamed into place, so "done in the manifest"
 implies "complete output on disk". The converse does not hold (a crash between the rename and the
@@ -42,7 +42,7 @@ from typing import IO, Any
 from unseen import __version__
 from unseen.errors import OutputError, PlanError
 from unseen.options import Options
-from unseen.pipeline import is_temporary, temp_tag
+from unseen.output import is_temporary, temp_tag
 from unseen.plan import SCHEMA, from_json
 
 OLD_MANIFEST_NAME = ".unseen-manifest.jsonl"  # where unseen up to 0.x kept it: in the output folder

@@ -41,9 +41,10 @@ from unseen.engines.batch import (
 from unseen.engines.manifest import OLD_MANIFEST_NAME, Manifest, Record, settings_key
 from unseen.errors import UnseenError
 from unseen.guard import Failed, guarded
+from unseen.inputs import OUTPUT_TAG, discover, sha256_stream
 from unseen.media.kind import MEDIA_SUFFIXES
 from unseen.options import Options
-from unseen.pipeline import OUTPUT_TAG, check_output_folder, discover, set_temp_tag, sha256_stream
+from unseen.output import check_output_folder, set_temp_tag
 
 LOCAL_OBJECT_STORE = 500 * 1024**2  # a laptop-sized local instance; a cluster sets its own
 
@@ -128,9 +129,7 @@ class _Worker:
         set_temp_tag(tag)  # the driver's resume state records it: its temporaries can be swept
         self.opts = Options(**opts)
         self.root, self.out, self.settings = root, out, settings
-        self.detector = load_detector(self.opts.detector)
-        if gpu:
-            _use_cuda(self.detector)
+        self.detector = load_detector(self.opts.detector, gpu)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[str]]:
         recs = []
@@ -200,21 +199,6 @@ def _upload(local: Path, uri: str) -> None:
         with contextlib.suppress(OSError):
             fs.delete_file(part)
         raise
-
-
-def _use_cuda(detector: Any) -> None:
-    """Move the CenterFace session to the GPU when onnxruntime has CUDA (onnxruntime-gpu)."""
-    import onnxruntime as ort
-
-    if "CUDAExecutionProvider" not in ort.get_available_providers():
-        return
-    from unseen.detect.centerface import model_bytes, new_session
-
-    base = getattr(detector, "base", detector)
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    base.session = new_session(model_bytes(), opts, providers)
 
 
 def _start_ray(address: str | None, workers: int | None) -> bool:

@@ -19,8 +19,9 @@ from typing import Any
 from unseen import plan as plan_mod
 from unseen.errors import PlanError, UnseenError
 from unseen.guard import Failed, guarded
+from unseen.inputs import discover, sha256
 from unseen.options import Options, Outcome
-from unseen.pipeline import apply_file, discover, scan_file, sha256
+from unseen.pipeline import apply_file, scan_file
 from unseen.plan import MediaPlan, Plan, Region, Settings
 from unseen.review.frames import Pictures
 

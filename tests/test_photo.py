@@ -306,7 +306,7 @@ def test_int8_centerface_runs_only_where_the_cpu_makes_it_faster(monkeypatch: py
 
     monkeypatch.setattr(cf, "int8_is_fast", lambda: False)
     det = cf.CenterFace(0.13, 1, int8=True)
-    assert not det.int8 and det.session is cf._session(1, False)
+    assert not det.int8 and det.session is cf._session(1, False, False)
 
 
 def test_int8_model_is_built_once_and_kept_between_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

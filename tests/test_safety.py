@@ -554,6 +554,20 @@ def test_output_over_a_folder_fails_that_file_alone_with_the_same_line_everywher
     assert (top / "b.unseen.jpg").stat().st_size > 0
 
 
+def test_plan_inside_the_published_folder_is_refused(tmp_path: Path, face: Path, capsys) -> None:
+    """`run -o OUT --plan OUT/plan.json` wrote the plan (each original's SHA-256, the inputs'
+    folder, the face boxes) into the folder the user publishes: refused up front, nothing done."""
+    top = _tree(tmp_path / "in", face, ["a.jpg"])
+    out = tmp_path / "out"
+    out.mkdir()
+    for plan in (out / "plan.json", out / "sub" / ".." / "plan.json"):
+        (out / "sub").mkdir(exist_ok=True)
+        assert cli.main(["run", str(top), "-o", str(out), "--plan", str(plan)]) == cli.EXIT_USAGE
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "inside the output folder" in err, err
+        assert sorted(p.name for p in out.iterdir()) == ["sub"]
+
+
 def test_unreadable_folder_is_a_failure_not_a_silent_gap(tmp_path: Path, face: Path, monkeypatch, capsys) -> None:
     """A folder that cannot be read was skipped in silence (exit 0, "0 failed"): its photos
     were never anonymised and the user published the rest as if all was done. It is one

@@ -568,6 +568,20 @@ def test_plan_inside_the_published_folder_is_refused(tmp_path: Path, face: Path,
         assert sorted(p.name for p in out.iterdir()) == ["sub"]
 
 
+def test_resume_state_inside_the_published_folder_is_refused(tmp_path: Path, face: Path, monkeypatch, capsys) -> None:
+    """`--state OUT/x` (or $UNSEEN_STATE_DIR there) put the resume state, each original's
+    SHA-256, size, mtime and face boxes, back into the folder the user publishes."""
+    top = _tree(tmp_path / "in", face, ["a.jpg"])
+    out = tmp_path / "out"
+    out.mkdir()
+    monkeypatch.setenv("UNSEEN_STATE_DIR", str(out / ".state"))
+    for extra in (["--state", str(out / "state")], []):
+        assert cli.main(["run", str(top), "-o", str(out), "--workers", "1", *extra]) == cli.EXIT_USAGE
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "inside the output folder" in err, err
+        assert list(out.iterdir()) == []
+
+
 def test_unreadable_folder_is_a_failure_not_a_silent_gap(tmp_path: Path, face: Path, monkeypatch, capsys) -> None:
     """A folder that cannot be read was skipped in silence (exit 0, "0 failed"): its photos
     were never anonymised and the user published the rest as if all was done. It is one

@@ -203,6 +203,26 @@ def test_animated_webp_canvas_over_max_pixels_refused_before_decoding(tmp_path: 
     assert seconds < 60
 
 
+@pytest.mark.parametrize("pillow_limit", [100, 10_000], ids=["over-twice-pillows-limit", "over-pillows-limit"])
+def test_pillows_own_bomb_limit_does_not_decide(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recwarn: pytest.WarningsRecorder, pillow_limit: int
+) -> None:
+    """Pillow's bomb check (89 MP warns over two lines, 179 MP fails) ran where unseen only reads
+    a header: a 200 MP photo without a suffix was "left out, neither photo nor video" (exit 0),
+    even with --max-pixels raised, and each look at a 95 MP photo printed Pillow's warning. Only
+    --max-pixels decides. (Pillow's limit is lowered so that a small real photo crosses it.)"""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", pillow_limit)  # the 112 x 112 face is 12,544
+    src = tmp_path / "in"
+    src.mkdir()
+    face = next(iter(sorted(data("lfw", "images", "Aaron_Sorkin").iterdir())))
+    shutil.copyfile(face, src / "IMG_0001")  # no suffix: known by its content
+    shutil.copyfile(face, src / "face.jpg")
+    out = tmp_path / "out"
+    assert cli.main(["run", str(src), "-o", str(out), "--workers", "1"]) == cli.EXIT_OK
+    assert _tree(out) == ["IMG_0001.jpg", "face.jpg"]
+    assert not [w for w in recwarn if issubclass(w.category, Image.DecompressionBombWarning)]
+
+
 def test_more_files_than_a_plan_holds(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -13,8 +13,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -123,6 +126,41 @@ def test_no_socket_is_opened_even_by_native_code(photos: Path, tmp_path: Path) -
         calls = (tmp_path / name).read_text().strip()
         assert calls == "", f"unseen {name.split('.')[0]} used the network:\n{calls}"
     assert not (home / ".cache" / "Microsoft").exists(), "onnxruntime kept a device identifier"
+
+
+def test_review_opens_its_loopback_listener_and_no_other_socket(photos: Path, tmp_path: Path) -> None:
+    """`unseen review` looked the name of 127.0.0.1 up when it started (http.server's getfqdn):
+    a connection to nscd, and a DNS query where /etc/hosts does not name 127.0.0.1. Its one
+    socket is the listener; the page is fetched once and the model given LINGER_S to phone home."""
+    strace = need_tool("strace")
+    if subprocess.run([strace, "-f", "-o", os.devnull, "true"], capture_output=True).returncode != 0:
+        pytest.skip("strace cannot trace here (ptrace not permitted)")
+    top = tmp_path / "photos"
+    shutil.copytree(photos, top)
+    log = tmp_path / "review.strace"
+    trace = [strace, "-f", "-qq", "-e", "trace=socket,connect", "-e", "signal=none", "-o", str(log)]
+    home = tmp_path / "home"
+    home.mkdir()
+    proc = subprocess.Popen(
+        [*trace, sys.executable, "-m", "unseen.cli", "review", str(top), "--no-browser"],
+        env={k: v for k, v in _env(HOME=str(home)).items() if k != "XDG_CACHE_HOME"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = next(line.split()[-1] for line in proc.stdout if line.startswith("open: "))
+        with urllib.request.urlopen(url, timeout=30) as page:  # the test's own socket, not traced
+            assert page.status == 200
+        time.sleep(LINGER_S)
+    finally:  # Ctrl-C to unseen itself: strace keeps SIGINT from the command it runs
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        for pid in children:
+            os.kill(int(pid), signal.SIGINT)
+        proc.wait(timeout=60)
+    calls = log.read_text().strip().splitlines()
+    assert len(calls) == 1 and "socket(AF_INET, SOCK_STREAM" in calls[0], "\n".join(calls)
 
 
 def test_onnxruntime_imported_first_is_refused() -> None:

@@ -441,6 +441,18 @@ def test_output_inside_the_folder_is_refused(folder: Path) -> None:
         Review(folder, output=folder / "public")
 
 
+def test_export_folder_holds_no_original_and_no_plan(folder: Path, tmp_path: Path) -> None:
+    """The export folder is what is published: one that holds the reviewed folder (its parent)
+    would publish the originals; a plan (or its status file) kept in it ties each output to its
+    original. Both were accepted; both are refused before anything is written."""
+    with pytest.raises(UnseenError, match="holds the input"):
+        Review(folder, output=folder.parent)
+    public = tmp_path / "public"
+    with pytest.raises(UnseenError, match="inside the output folder"):
+        Review(folder, plan_path=public / "review" / "plan.json", output=public)
+    assert not public.exists()
+
+
 def test_quit_stops_the_server(folder: Path, tmp_path: Path) -> None:
     review = Review(folder, plan_path=tmp_path / "p.json", output=tmp_path / "out")
     server = ReviewServer(review)

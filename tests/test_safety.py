@@ -557,6 +557,66 @@ def test_output_over_a_folder_fails_that_file_alone_with_the_same_line_everywher
     assert (top / "b.unseen.jpg").stat().st_size > 0
 
 
+def test_plan_inside_the_published_folder_is_refused(tmp_path: Path, face: Path, capsys) -> None:
+    """`run -o OUT --plan OUT/plan.json` wrote the plan (each original's SHA-256, the inputs'
+    folder, the face boxes) into the folder the user publishes: refused up front, nothing done."""
+    top = _tree(tmp_path / "in", face, ["a.jpg"])
+    out = tmp_path / "out"
+    out.mkdir()
+    for plan in (out / "plan.json", out / "sub" / ".." / "plan.json"):
+        (out / "sub").mkdir(exist_ok=True)
+        assert cli.main(["run", str(top), "-o", str(out), "--plan", str(plan)]) == cli.EXIT_USAGE
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "inside the output folder" in err, err
+        assert sorted(p.name for p in out.iterdir()) == ["sub"]
+
+
+def test_resume_state_inside_the_published_folder_is_refused(tmp_path: Path, face: Path, monkeypatch, capsys) -> None:
+    """`--state OUT/x` (or $UNSEEN_STATE_DIR there) put the resume state, each original's
+    SHA-256, size, mtime and face boxes, back into the folder the user publishes."""
+    top = _tree(tmp_path / "in", face, ["a.jpg"])
+    out = tmp_path / "out"
+    out.mkdir()
+    monkeypatch.setenv("UNSEEN_STATE_DIR", str(out / ".state"))
+    for extra in (["--state", str(out / "state")], []):
+        assert cli.main(["run", str(top), "-o", str(out), "--workers", "1", *extra]) == cli.EXIT_USAGE
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "inside the output folder" in err, err
+        assert list(out.iterdir()) == []
+
+
+def test_unreadable_folder_is_a_failure_not_a_silent_gap(tmp_path: Path, face: Path, monkeypatch, capsys) -> None:
+    """A folder that cannot be read was skipped in silence (exit 0, "0 failed"): its photos
+    were never anonymised and the user published the rest as if all was done. It is one
+    `error:` line naming the folder, exit 1, the rest done; an unreadable input folder named on
+    the command line is bad usage. (os.scandir is made to refuse, as it does for a non-root
+    user, since tests may run as root.)"""
+    top = _tree(tmp_path / "in", face, ["locked/a.jpg", "ok/b.jpg"])
+    real = os.scandir
+
+    def scandir(path):
+        if os.fspath(path) in (str(top / "locked"), str(tmp_path / "locked_top")):
+            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    for argv in (
+        ["run", str(top), "-o", str(tmp_path / "out"), "--workers", "1"],
+        ["run", str(top)],
+        ["scan", str(top), "--plan", str(tmp_path / "plan.json")],
+    ):
+        capsys.readouterr()
+        assert cli.main(argv) == cli.EXIT_FAILED, argv
+        errors = _errors(capsys.readouterr().err)
+        why = "cannot read this folder (Permission denied); nothing in it was processed"
+        assert errors == [f"error: {top / 'locked'}: {why}"]
+    assert (tmp_path / "out" / "ok" / "b.jpg").is_file() and (top / "ok" / "b.unseen.jpg").is_file()
+    (tmp_path / "locked_top").mkdir()
+    assert cli.main(["run", str(tmp_path / "locked_top"), "-o", str(tmp_path / "out2")]) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.strip().endswith("locked_top: cannot read this folder (Permission denied)"), err
+
+
 def test_named_pipe_called_like_a_photo_does_not_hang_the_batch(tmp_path: Path, face: Path) -> None:
     """A FIFO named x.jpg in an input folder was taken by its name and its first read waited
     for ever; named on the command line it is refused with the reason."""

@@ -217,6 +217,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("run", "scan") and args.plan is not None:
             _refuse_plan_over_input(args)
             _writable_plan(args.plan)
+            if args.command == "run" and args.output:
+                from unseen.output import check_plan_outside
+
+                check_plan_outside(args.plan, Path(args.output))
         if args.command == "scan" and args.plan is None and not args.json:
             _writable_plan(Path("unseen-plan.json"))
         if args.command == "run":

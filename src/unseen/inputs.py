@@ -37,6 +37,11 @@ def discover(inputs: list[Path], follow_symlinks: bool = False) -> Inputs:
     for p in resolved:
         if not p.exists():
             raise UnseenError(f"{p}: no such file or folder")
+        if p.is_dir():
+            try:
+                os.scandir(p).close()
+            except OSError as e:
+                raise UnseenError(f"{p}: cannot read this folder ({e.strerror})") from e
     roots = [p if p.is_dir() else p.parent for p in resolved]
     root = Path(os.path.commonpath([str(r) for r in roots]))
     files: list[Path] = []
@@ -47,8 +52,9 @@ def discover(inputs: list[Path], follow_symlinks: bool = False) -> Inputs:
             continue
         for f in _walk(p, follow_symlinks):
             # Only a regular file is taken: opening a named pipe (even one called x.jpg) would
-            # wait forever; a link to nothing is left out (and listed), not a failure.
-            if f.is_file() and (f.suffix.lower() in MEDIA_SUFFIXES or kind(f) is not None):
+            # wait forever; a link to nothing is left out (and listed), not a failure. A folder
+            # here is one that could not be read: taken, so that it fails with the reason.
+            if f.is_dir() or f.is_file() and (f.suffix.lower() in MEDIA_SUFFIXES or kind(f) is not None):
                 files.append(f)
             else:
                 left_out.append(f)
@@ -70,7 +76,9 @@ def _walk(top: Path, follow_symlinks: bool) -> Iterator[Path]:
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError:
-            continue  # unreadable folder: nothing in it can be processed; os.walk skipped it too
+            if folder != top:
+                yield folder  # an unreadable folder fails like a file (is_video says why), never in silence
+            continue
         subdirs = []
         for entry in entries:
             p = Path(entry.path)
@@ -115,6 +123,11 @@ def is_video(path: Path) -> bool:
     """Video by its name or content, or an animated GIF/PNG/WebP: a clip saved as an animation
     is decoded and written as video (`.mp4`), every frame obscured, rather than refused. A file
     that is neither photo nor video is refused here, with the reason."""
+    if path.is_dir():
+        try:
+            os.scandir(path).close()
+        except OSError as e:
+            raise MediaError(f"{path}: cannot read this folder ({e.strerror}); nothing in it was processed") from e
     if not path.is_file():  # a named pipe would block the first read for ever
         raise MediaError(f"{path}: not a regular file (a folder, a pipe, a device or a broken link)")
     found = kind(path)

@@ -89,6 +89,17 @@ def check_output_folder(out: Path, inputs: Sequence[Path]) -> None:
             )
 
 
+def check_plan_outside(plan: Path, out: Path) -> None:
+    """Refuse (UnseenError) a plan file inside the output folder: the plan holds each original's
+    SHA-256, the inputs' folder and every face box, and published with the outputs it would tie
+    each one to its original (as the resume state did when it was kept there)."""
+    if Path(os.path.realpath(plan)).is_relative_to(os.path.realpath(out)):
+        raise UnseenError(
+            f"--plan {plan}: is inside the output folder {out}, which is for the anonymised media only "
+            "(the plan ties each output to its original): keep it outside"
+        )
+
+
 class atomic_output:
     """Context manager yielding a temporary path beside `dest`; renamed to `dest` only on success.
 

@@ -16,7 +16,9 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError
+
+from unseen.media.image import open_header
 
 try:
     import pillow_heif
@@ -72,7 +74,7 @@ def scan_image(data: bytes) -> list[MetaFinding]:
 def _pillow(data: bytes) -> list[MetaFinding]:
     out: list[MetaFinding] = []
     try:
-        with Image.open(io.BytesIO(data)) as im:
+        with open_header(io.BytesIO(data)) as im:  # metadata only: the pixels were checked by the audit
             info = im.info
             exif = im.getexif()
             if im.format == "TIFF":  # a TIFF's own structure tags (size, strips, ...) are not metadata

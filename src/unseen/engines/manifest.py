@@ -150,6 +150,11 @@ class Manifest:
 
     def __init__(self, output: str, folder: Path | None = None, state_dir: Path | None = None) -> None:
         self.path = state_path(output, state_dir)
+        if folder is not None and Path(os.path.realpath(self.path)).is_relative_to(os.path.realpath(folder)):
+            raise OutputError(
+                f"{self.path.parent}: is inside the output folder {folder}, which is for the anonymised media only "
+                "(the resume state ties each output to its original); choose a folder outside it with --state"
+            )
         self.error: str | None = None
         self.notes: list[str] = []
         self._dir_fd: int | None = None

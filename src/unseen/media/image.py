@@ -9,8 +9,10 @@ be carried over because nothing but the pixel array reaches the encoder.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
@@ -52,6 +54,24 @@ IMAGE_SUFFIXES = frozenset(FORMATS)
 # without a suffix, `.jfif`): a published file must open as what it is.
 SUFFIX_OF = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp"}
 SUFFIX_OF |= {"GIF": ".gif", "HEIF": ".heic", "AVIF": ".avif"}
+
+
+@contextlib.contextmanager
+def open_header(src: Path | io.BytesIO) -> Iterator[Image.Image]:
+    """`src` opened to read its header (size, format, frames): no pixel is decoded, so Pillow's
+    own bomb check (a two-line warning over 89 MP, an error over 179 MP) is off here; unseen's
+    limit (refuse_size, --max-pixels) is applied to the size read, before any decoding. With
+    Pillow's check on, a large photo was named "neither photo nor video" by its content and left
+    out, whatever --max-pixels said."""
+    limit = Image.MAX_IMAGE_PIXELS
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            Image.MAX_IMAGE_PIXELS = None
+            with Image.open(src) as im:
+                yield im
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
 
 
 def output_name(rel: str, fmt: str) -> str:
@@ -140,7 +160,7 @@ def is_animated(path: Path) -> bool:
     """The file holds more than one frame (read from its header and frame markers, not decoded);
     False for a file Pillow cannot open, which the photo path then refuses with its reason."""
     try:
-        with Image.open(path) as im:
+        with open_header(path) as im:
             return bool(getattr(im, "is_animated", False))
     except Exception:  # noqa: BLE001 - any unreadable file: let the photo path report it
         return False

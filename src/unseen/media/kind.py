@@ -63,11 +63,9 @@ def sniff(path: Path) -> str | None:
 @lru_cache(maxsize=1 << 16)
 def _sniff(name: str, size: int, mtime_ns: int) -> str | None:
     """`sniff` of the file `name`; `size` and `mtime_ns` are there to key the cache."""
-    from PIL import Image
-
     path = Path(name)
     try:
-        with Image.open(path) as im:
+        with image.open_header(path) as im:
             if im.format in PHOTO_FORMATS:
                 animated = im.format in ANIMATED_FORMATS and getattr(im, "is_animated", False)
                 return "video" if animated else "photo"

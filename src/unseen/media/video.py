@@ -34,7 +34,7 @@ from av.video.reformatter import ColorRange, Colorspace, VideoReformatter
 from unseen.errors import LimitError, MediaError
 from unseen.limits import DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS
 from unseen.media.audio import clean_header
-from unseen.media.image import refuse_size
+from unseen.media.image import open_header, refuse_size
 from unseen.obscure.base import Yuv420
 
 # Output suffix -> PyAV muxer. Suffixes not listed are written as MP4 (the output name changes).
@@ -153,11 +153,11 @@ def _webp_frames(path: Path, max_pixels: int, max_frames: int) -> Any:
     47 s and 5.6 GB before the limits were looked at."""
     import tempfile
 
-    from PIL import Image, ImageSequence
+    from PIL import ImageSequence
 
     buf = tempfile.TemporaryFile()  # noqa: SIM115 - the returned container reads it until closed
     try:
-        with Image.open(path) as im:
+        with open_header(path) as im:
             if not getattr(im, "is_animated", False):
                 raise MediaError(f"{path}: a still WebP, not an animation")
             refuse_size(str(path), im.width, im.height, max_pixels, "frames ")

@@ -18,6 +18,7 @@ import hmac
 import json
 import re
 import secrets
+import socketserver
 import threading
 import time
 from http import HTTPStatus
@@ -61,6 +62,14 @@ class ReviewServer(ThreadingHTTPServer):
         self.bye_at: float | None = None
         self.visited = threading.Event()  # set by the first request that passes the token check
         self._stopping = False
+
+    def server_bind(self) -> None:
+        """HTTPServer's, less its `socket.getfqdn(host)`: a host-name look-up of 127.0.0.1 that
+        asked nscd, and sent a DNS query where /etc/hosts does not name 127.0.0.1; the page never
+        uses the name."""
+        socketserver.TCPServer.server_bind(self)
+        self.server_name = "127.0.0.1"
+        self.server_port = self.port
 
     @property
     def port(self) -> int:

@@ -21,6 +21,7 @@ from unseen.errors import PlanError, UnseenError
 from unseen.guard import Failed, guarded
 from unseen.inputs import discover, sha256
 from unseen.options import Options, Outcome
+from unseen.output import check_output_folder, check_plan_outside
 from unseen.pipeline import apply_file, scan_file
 from unseen.plan import MediaPlan, Plan, Region, Settings
 from unseen.review.frames import Pictures
@@ -95,6 +96,8 @@ class Review:
                 f"{self.output}: the output folder must be outside the reviewed folder {self.root}; "
                 "choose another with -o"
             )
+        check_output_folder(self.output, [self.root])  # a file, or a folder that holds the originals
+        check_plan_outside(self.plan_path, self.output)  # the status file is beside the plan
         self.opts = opts or Options()
         self.detector_factory = detector_factory
         self.lock = threading.RLock()

@@ -100,7 +100,7 @@ def examples(cache: Path) -> tuple[np.ndarray, np.ndarray]:
             iou = iou_matrix(faces.boxes, c["mboxes"])
             matched = iou.max(axis=1) >= 0.5
             crop[matched] = c["crop"][iou.argmax(axis=1)[matched]]
-        feats = verify.features(found, faces, crop, float(c["work"]))[check]
+        feats = verify.features(found, faces, crop, float(c["work"]), check)
         event, name = f.name[: -len(".npz")].split("__", 1)
         if event == "nofaces":
             label = np.zeros(len(feats))

@@ -44,22 +44,28 @@ class Rechecker(Protocol):
     def recheck(self, rgb: np.ndarray, boxes: np.ndarray) -> np.ndarray: ...
 
 
-def features(found: Detections, faces: Detections, crop: np.ndarray, work: float) -> np.ndarray:
+def features(
+    found: Detections, faces: Detections, crop: np.ndarray, work: float, rows: np.ndarray | None = None
+) -> np.ndarray:
     """(n, FEATURES) raw evidence per face box: score, crop score (-1: none), the best score of
     each of the 3 passes near it, log short side (working px), log aspect, log(1 + boxes near),
     the best near box's landmarks relative to that box (10), log(1 + confident faces in the
-    photo), the photo's best score, and log of the box's side over the confident faces' median."""
-    n = len(faces)
-    out = np.zeros((n, FEATURES), np.float32)
-    if not n:
-        return out
-    near = iou_matrix(faces.boxes, found.boxes) >= NEAR if len(found) else np.zeros((n, 0), bool)
+    photo), the photo's best score, and log of the box's side over the confident faces' median.
+    `rows`: only these face boxes (a boolean mask; a crowd has hundreds, few of them weak)."""
+    rows = np.ones(len(faces), bool) if rows is None else rows
+    out = np.zeros((len(faces), FEATURES), np.float32)
+    if not rows.any():
+        return out[rows]
+    some = np.flatnonzero(rows)
+    near = np.zeros((len(faces), len(found)), bool)
+    if len(found):
+        near[some] = iou_matrix(faces.boxes[some], found.boxes) >= NEAR
     passes = found.data.get("pass", np.zeros(len(found), np.int8))
     marks = found.data.get("landmarks", np.full((len(found), 10), np.nan, np.float32))
     side = np.minimum(faces.boxes[:, 2] - faces.boxes[:, 0], faces.boxes[:, 3] - faces.boxes[:, 1])
     confident = faces.scores >= CHECK_BELOW
     median = float(np.median(side[confident])) if confident.any() else 0.0
-    for i in range(n):
+    for i in some:
         row = near[i]
         out[i, 0], out[i, 1] = faces.scores[i], crop[i]
         for k in range(3):
@@ -80,7 +86,7 @@ def features(found: Detections, faces: Detections, crop: np.ndarray, work: float
         out[i, 18] = np.log1p(confident.sum())
         out[i, 19] = faces.scores.max()
         out[i, 20] = np.log((side[i] + 1) / (median + 1)) if confident.any() else 0.0
-    return out
+    return out[rows]
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -150,9 +156,8 @@ class Verifier:
         crop = np.full(len(faces), -1.0, np.float32)
         look = check & (side >= RECHECK_MIN)
         crop[look] = base.recheck(rgb, faces.boxes[look])
-        f = features(found, faces, crop, work)
         least = KEEP_WITH_PEOPLE if people else KEEP_ALONE
-        keep[check] = self.chance(f[check]) >= least
+        keep[check] = self.chance(features(found, faces, crop, work, check)) >= least
         return keep
 
 

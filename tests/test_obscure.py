@@ -74,3 +74,25 @@ def test_a_region_where_there_is_no_face_is_hard_to_see() -> None:
     change = np.abs(obscure(rgb, region).astype(int) - rgb.astype(int))[mask].mean()
     black = np.abs(obscure(rgb, region, "solid").astype(int) - rgb.astype(int))[mask].mean()
     assert change < 8 < black / 4, (change, black)
+
+
+def test_a_new_method_is_one_class_and_one_registration(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What adding an obscuring method takes: one class with `paint` and `paint_yuv420`, and its
+    entry in the registry; the plan's valid methods and the renderer then know it."""
+    from unseen import obscure as registry
+    from unseen import plan as plan_mod
+
+    class White:
+        name, reversible, help = "white", False, "white"
+
+        def paint(self, rgb: np.ndarray, regions: list[Region]) -> None:
+            rgb[coverage_mask(regions, rgb.shape[1], rgb.shape[0])] = 255
+
+        def paint_yuv420(self, frame: object, regions: list[Region]) -> bool:
+            return False  # the RGB path paints video frames then
+
+    monkeypatch.setitem(registry.METHODS, "white", White())
+    out = obscure(photo(), REGIONS, "white")
+    assert (out[coverage_mask(REGIONS, out.shape[1], out.shape[0])] == 255).all()
+    raw = {"schema": plan_mod.SCHEMA, "root": "/media", "settings": {"method": "white"}, "files": []}
+    assert plan_mod.from_json(raw).settings.method == "white"

@@ -55,7 +55,7 @@ def features(
     rows = np.ones(len(faces), bool) if rows is None else rows
     out = np.zeros((len(faces), FEATURES), np.float32)
     if not rows.any():
-        return out[rows]
+        return np.asarray(out[rows])
     some = np.flatnonzero(rows)
     near = np.zeros((len(faces), len(found)), bool)
     if len(found):
@@ -86,12 +86,12 @@ def features(
         out[i, 18] = np.log1p(confident.sum())
         out[i, 19] = faces.scores.max()
         out[i, 20] = np.log((side[i] + 1) / (median + 1)) if confident.any() else 0.0
-    return out[rows]
+    return np.asarray(out[rows])
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 0.005, 0.995)
-    return np.log(p / (1 - p))
+    return np.asarray(np.log(p / (1 - p)))
 
 
 def design(f: np.ndarray, layout: np.ndarray) -> np.ndarray:
@@ -150,7 +150,7 @@ class Verifier:
         side = np.minimum(faces.boxes[:, 2] - faces.boxes[:, 0], faces.boxes[:, 3] - faces.boxes[:, 1])
         people = bool((faces.scores >= CHECK_BELOW).any())
         check = (faces.scores < CHECK_BELOW) & (side >= (MIN_SIDE_WITH_PEOPLE if people else MIN_SIDE))
-        keep = ~check
+        keep: np.ndarray = ~check
         if not check.any():
             return keep
         crop = np.full(len(faces), -1.0, np.float32)

@@ -23,9 +23,10 @@ def test_a_photo_with_nobody_gets_no_region(detector, name: str) -> None:
     assert photo_regions(detector.detect(rgb), w, h) == []
 
 
-def test_weak_faces_in_a_crowd_are_kept(detector) -> None:
-    """In a photo with confident faces, weak boxes are faces far more often: the verifier keeps
-    nearly all of them (here every box of the unverified detector over 24 px that was a face)."""
+def test_on_a_photo_with_people_every_weak_face_is_painted(detector) -> None:
+    """Where the detector is sure of a face, weak boxes are faces far more often: judging them
+    left a turned face (31x45 px, scored 0.23) bare in this group photo. All are painted."""
     rgb = np.asarray(Image.open(data("dlib_faces", "2008_002470.jpg")).convert("RGB"))
     verified, unverified = detector.detect(rgb), make_detector("default", verified=False).detect(rgb)
-    assert len(verified) >= 0.8 * len(unverified)
+    assert (unverified.scores >= 0.5).any()
+    assert len(verified) == len(unverified)

@@ -2,18 +2,18 @@
 
 CenterFace scores small, blurred and crowd faces low, and so does much of what is not a face (a
 windscreen, a rose bed, a patterned wall). Painting every low-scoring box protected crowds but
-put patches on 3 of 4 photos with nobody in them. The verifier looks at each face box scored
-under CHECK_BELOW whose short side is at least MIN_SIDE px (MIN_SIDE_WITH_PEOPLE on a photo with
-a confident face; smaller boxes cost little area and are kept) and combines what is known of it:
-its score, its score on a close-up crop (`CenterFace.recheck`, from RECHECK_MIN px), the best
-score each pass of the detector gave it, how many boxes agree on it, its size and shape, how far
-its five landmarks lie from a face's usual layout, and what the photo holds otherwise (how many
-confident faces, how large). A logistic model over those (verifier.json, made by scripts/train_verifier.py from WIDER
-FACE val and COCO photos without people) gives the chance that the box is a face. Where the photo
-has a confident face, people are there and a weak box is dropped only when that chance is tiny
-(KEEP_WITH_PEOPLE); where it has none, a weak box must be likely (KEEP_ALONE). No feature is
-colour or skin tone: recall must not depend on who the person is. benchmarks/looks.py and
-benchmarks/widerface.py measure both sides.
+put patches on 3 of 4 photos with nobody in them. On a photo where the detector is sure of at
+least one face (a score of CHECK_BELOW or more), people are there, and every weak box is painted
+as before: weak boxes there are faces far more often, and judging them dropped real turned and
+distant faces in group photos. On a photo without such a face, each box scored under
+CHECK_BELOW whose short side is at least MIN_SIDE px (smaller ones cost little area and are
+kept) is judged from what is known of it: its score, its score on a close-up crop
+(`CenterFace.recheck`, from RECHECK_MIN px), the best score each pass of the detector gave it,
+how many boxes agree on it, its size and shape, and how far its five landmarks lie from a face's
+usual layout. A logistic model over those (verifier.json, made by scripts/train_verifier.py from
+WIDER FACE val and COCO photos without people) gives the chance that the box is a face; it is
+painted from KEEP_ALONE. No feature is colour or skin tone: recall must not depend on who the
+person is. benchmarks/looks.py and benchmarks/widerface.py measure both sides.
 """
 
 from __future__ import annotations
@@ -29,10 +29,8 @@ from unseen.detect.base import Detections, iou_matrix
 
 CHECK_BELOW = 0.5  # boxes scoring at least this are faces without a second look
 MIN_SIDE = 8.0  # px (original pixels): smaller boxes are kept without one
-MIN_SIDE_WITH_PEOPLE = 24.0  # ... on a photo with a confident face (a crowd's many small faces: time)
 RECHECK_MIN = 16.0  # px: smaller boxes are judged without the close-up (too few pixels to look at)
-KEEP_WITH_PEOPLE = 0.02  # least chance of a face kept, on a photo with a confident face
-KEEP_ALONE = 0.7  # ... on a photo without one
+KEEP_ALONE = 0.7  # least chance of a face kept (photos without a confident face)
 NEAR = 0.3  # IoU at which a pass's box counts as the same face
 FEATURES = 21  # columns of `features`
 
@@ -148,16 +146,16 @@ class Verifier:
     def keep(self, rgb: np.ndarray, found: Detections, faces: Detections, work: float, base: Rechecker) -> np.ndarray:
         """Boolean mask over `faces`: False for the weak boxes judged not to be faces."""
         side = np.minimum(faces.boxes[:, 2] - faces.boxes[:, 0], faces.boxes[:, 3] - faces.boxes[:, 1])
-        people = bool((faces.scores >= CHECK_BELOW).any())
-        check = (faces.scores < CHECK_BELOW) & (side >= (MIN_SIDE_WITH_PEOPLE if people else MIN_SIDE))
+        if (faces.scores >= CHECK_BELOW).any():  # people are there: every weak box is painted
+            return np.ones(len(faces), bool)
+        check = (faces.scores < CHECK_BELOW) & (side >= MIN_SIDE)
         keep: np.ndarray = ~check
         if not check.any():
             return keep
         crop = np.full(len(faces), -1.0, np.float32)
         look = check & (side >= RECHECK_MIN)
         crop[look] = base.recheck(rgb, faces.boxes[look])
-        least = KEEP_WITH_PEOPLE if people else KEEP_ALONE
-        keep[check] = self.chance(features(found, faces, crop, work, check)) >= least
+        keep[check] = self.chance(features(found, faces, crop, work, check)) >= KEEP_ALONE
         return keep
 
 

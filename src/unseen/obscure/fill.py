@@ -3,8 +3,8 @@
 A group of touching regions gets a smooth membrane interpolated from the unpainted pixels of a
 ring around it (RING of its size): wall stays wall-coloured, a sky's gradient carries on, so a
 region painted where there is no face is hard to notice, and regions over several people are
-not one flat slab. No pixel under any region is read, so nothing of a face survives; a region
-too small to show a gradient gets the ring's mean colour. Where most of the ring lies outside
+not one flat slab. No pixel under any region is read, so nothing of a face survives; a group
+under SMOOTH_MIN px gets the ring's mean colour. Where most of the ring lies outside
 the image (a face filling a tight crop), the few pixels left are the person's own hair and skin,
 so the group gets NEUTRAL instead: a colour taken from the person would carry their skin tone,
 and a recogniser can match it.
@@ -26,7 +26,11 @@ from unseen.region import Region
 # LFW's 3,811 photos, dlib's ResNet puts a flat mid-grey chip within its same-person threshold of
 # 7 photos, black of 15, this blue of 1 (the widest margin); chosen on half, 0.06% held out.
 NEUTRAL = (32, 0, 192)
-SMOOTH_MIN = 12  # px: a smaller blob gets the ring's mean colour (a gradient would not show)
+# px: a group smaller than this on its long side gets the ring's mean colour. On a small group
+# the membrane bends steeply between dark and light ring pixels, and where it crosses the face's
+# own colours the audit saw "unchanged, textured" pixels (an 11x15 px face in dlib_faces
+# 2008_001009.jpg: 37% "left"); a gradient that small would not show anyway.
+SMOOTH_MIN = 48
 
 
 class Fill:

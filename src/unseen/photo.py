@@ -19,7 +19,8 @@ from unseen.errors import UnseenError
 from unseen.media import image
 from unseen.obscure import coverage_mask, obscure
 from unseen.options import Options, Progress
-from unseen.plan import MediaPlan, Region
+from unseen.plan import MediaPlan
+from unseen.region import Region
 from unseen.regions import photo_regions, regions_for
 
 TEXT_MARGIN = 0.1  # of a text line's box per side: the detector's box already hugs the letters

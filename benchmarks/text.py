@@ -20,7 +20,7 @@ from _common import DATA, need
 from unseen.detect.text import text_detector
 from unseen.media import image
 from unseen.obscure import coverage_mask
-from unseen.pipeline import text_regions
+from unseen.photo import text_regions
 
 
 def main() -> None:

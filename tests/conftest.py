@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -92,6 +92,26 @@ def detector():
     from unseen.detect.presets import make_detector
 
     return make_detector("default")
+
+
+@pytest.fixture
+def flaky(detector: Any) -> Callable[[], Any]:
+    """Makes detectors that fail on their first photo as onnxruntime does on a bad input, then
+    detect as `detector` does: one file's crash must not end a batch (unseen.guard)."""
+
+    class Flaky:
+        name = "flaky"
+
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def detect(self, rgb: np.ndarray) -> Any:
+            self.calls += 1
+            if self.calls == 1:
+                raise ValueError("onnxruntime: bad input")
+            return detector.detect(rgb)
+
+    return Flaky
 
 
 @pytest.fixture(autouse=True)

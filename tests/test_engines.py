@@ -424,3 +424,64 @@ def test_workers_die_with_their_parent_on_kill_9(tmp_path: Path) -> None:
         if parent.poll() is None:
             parent.kill()
     assert not [p for p in out.rglob("*") if p.is_file() and not p.name.endswith(".part")]
+
+
+# ---- the one driver: an executor only turns jobs into records --------------------------------
+
+
+class _Reversed:
+    """An executor of no engine: runs its jobs in this process, last first, and keeps their names.
+    What is redone, refused, recorded and summed up must not depend on it."""
+
+    engine, label = "local", "anonymising"
+
+    def __init__(self) -> None:
+        self.given: list[str] = []
+
+    def start(self, jobs: int) -> int:
+        return 1
+
+    def records(self, jobs, task, bar):
+        from unseen.engines.batch import load_detector
+        from unseen.engines.driver import process_job
+
+        self.given += [j.rel for j in jobs]
+        detector = load_detector(task.opts.detector)
+        for job in reversed(jobs):
+            yield process_job(job, task, detector)
+
+    def close(self) -> None:
+        pass
+
+
+def test_every_executor_gives_the_same_records_and_bytes_through_the_one_driver(tmp_path: Path) -> None:
+    """This process, a pool of two, Ray's actors (where Ray is installed) and a foreign executor:
+    the same outputs, the same records but for the time taken, the same failure, and a rerun
+    reuses what any of them recorded (only the failed file goes back to the executor)."""
+    import importlib.util
+
+    from unseen.engines.driver import drive
+    from unseen.engines.local import Pool, Serial
+    from unseen.engines.storage import Sink, Source
+    from unseen.options import Options
+
+    src = _photos(tmp_path / "in")
+    shutil.copyfile(data("dirty", "malformed", "broken.png"), src / "broken.png")
+    executors: dict[str, object] = {"serial": Serial(), "pool": Pool(2), "foreign": _Reversed()}
+    if importlib.util.find_spec("ray") is not None:
+        from unseen.engines.ray import RayActors
+
+        executors["ray"] = RayActors(workers=2)
+    records, outputs = {}, {}
+    for name, executor in executors.items():
+        summary = drive(Source([str(src)]), Sink(str(tmp_path / name)), executor, Options(), quiet=True)
+        assert [r.path for r in summary.failed] == ["broken.png"] and len(summary.done) == 3, name
+        assert not (tmp_path / name / "broken.png").exists()
+        records[name] = {r.path: r.to_json() | {"seconds": 0} for r in summary.done + summary.failed}
+        outputs[name] = _outputs(tmp_path / name)
+    assert all(records[name] == records["serial"] for name in executors)
+    assert all(outputs[name] == outputs["serial"] for name in executors) and len(outputs["serial"]) == 3
+
+    again = _Reversed()
+    summary = drive(Source([str(src)]), Sink(str(tmp_path / "serial")), again, Options(), quiet=True)
+    assert again.given == ["broken.png"] and len(summary.skipped) == 3

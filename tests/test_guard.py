@@ -60,23 +60,9 @@ def test_guarded_turns_any_error_into_one_line_and_lets_interrupts_through() -> 
     assert "\n" not in describe("new\nline.jpg", MediaError("/in/new\nline.jpg: corrupt"))
 
 
-def test_review_scan_goes_on_after_an_error_that_is_not_unseens(folder: Path, tmp_path: Path, detector) -> None:
-    class Flaky:
-        """The detector fails on the first file as onnxruntime does on a bad input."""
-
-        name = "flaky"
-
-        def __init__(self) -> None:
-            self.calls = 0
-
-        def detect(self, rgb):
-            self.calls += 1
-            if self.calls == 1:
-                raise ValueError("onnxruntime: bad input")
-            return detector.detect(rgb)
-
+def test_review_scan_goes_on_after_an_error_that_is_not_unseens(folder: Path, tmp_path: Path, flaky) -> None:
     review = Review(
-        folder, plan_path=tmp_path / "plan.json", output=tmp_path / "out", detector_factory=lambda _: Flaky()
+        folder, plan_path=tmp_path / "plan.json", output=tmp_path / "out", detector_factory=lambda _: flaky()
     )
     review.scan_pending()
     assert review.scan_job.state == "done"

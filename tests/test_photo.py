@@ -192,6 +192,24 @@ def test_edited_plan_is_what_apply_renders(tmp_path: Path) -> None:
     assert all(face_is_gone(before, after, b) for b in kept[1:])
 
 
+def test_photo_stage_alone_scans_and_renders_what_run_writes(tmp_path: Path, detector) -> None:
+    """unseen.photo is the whole photo path: its scan finds every hand-marked face, and its
+    render of that plan entry writes the bytes `run` writes, each face gone."""
+    from unseen import photo
+    from unseen.inputs import sha256
+    from unseen.options import Options
+    from unseen.pipeline import run_file
+
+    name = "2008_002506.jpg"
+    src = data("dlib_faces", name)
+    media = photo.scan(src, name, sha256(src), detector, Options())
+    assert media.kind == "image" and media.faces >= len(faces(name)) >= 3
+    photo.render(src, media, tmp_path / "stage.jpg", Options())
+    _, written = run_file(src, name, src.parent, tmp_path / "run", detector, Options())
+    assert (tmp_path / "stage.jpg").read_bytes() == written.read_bytes()
+    assert all(face_is_gone(rgb(src), rgb(written), box) for box in faces(name))
+
+
 @pytest.mark.parametrize("method", ["fill", "solid", "mosaic", "blur"])
 def test_every_method_changes_the_face(tmp_path: Path, method: str) -> None:
     name = "2008_002506.jpg"

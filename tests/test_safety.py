@@ -164,20 +164,9 @@ def test_failed_file_leaves_no_empty_folder(tmp_path, face, detector, monkeypatc
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["trip", "trip/good.jpg"]
 
 
-def test_detector_crash_on_one_file_reported_batch_goes_on(tmp_path, face, detector) -> None:
+def test_detector_crash_on_one_file_reported_batch_goes_on(tmp_path, face, flaky) -> None:
     top = _tree(tmp_path / "in", face, ["a.jpg", "b.jpg"])
-
-    class Flaky:
-        def __init__(self) -> None:
-            self.calls = 0
-
-        def detect(self, rgb):
-            self.calls += 1
-            if self.calls == 1:
-                raise ValueError("onnxruntime: bad input")
-            return detector.detect(rgb)
-
-    plan, failures = pipeline.scan([top], Flaky(), Options())
+    plan, failures = pipeline.scan([top], flaky(), Options())
     assert [f.path for f in failures] == ["a.jpg"] and "ValueError" in failures[0].error
     assert [m.path for m in plan.files] == ["b.jpg"]
 

@@ -1,6 +1,6 @@
 """scan() finds faces and returns a Plan; apply() renders a Plan; run() is both, file by file.
 
-Each file goes to the photo path here or to unseen.video by its kind; inputs are found and
+Each file goes to unseen.photo or unseen.video by its kind; inputs are found and
 outputs named by unseen.inputs and written atomically by unseen.output (a crash, Ctrl-C or error
 never leaves a partly obscured file under the final name). Inputs are opened read-only and never
 renamed, replaced or deleted.
@@ -13,20 +13,15 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
+from unseen import photo, video
 from unseen.detect.base import Detector
 from unseen.errors import LimitError, OutputError, PlanError, UnseenError
 from unseen.guard import Failed, guarded
 from unseen.inputs import discover, input_paths, is_video, sha256, target
-from unseen.media import image
-from unseen.obscure import coverage_mask, obscure
+from unseen.media import image  # noqa: F401 - tests reach the photo encoder as pipeline.image
 from unseen.options import Options, Outcome, Progress
 from unseen.output import atomic_output, folders
-from unseen.plan import MediaPlan, Plan, Region, Settings, check_media
-from unseen.regions import photo_regions, regions_for
-
-TEXT_MARGIN = 0.1  # of a text line's box per side: the detector's box already hugs the letters
+from unseen.plan import MediaPlan, Plan, Settings, check_media
 
 
 def scan_file(path: Path, rel: str, detector: Detector, opts: Options, progress: Progress | None = None) -> MediaPlan:
@@ -34,28 +29,8 @@ def scan_file(path: Path, rel: str, detector: Detector, opts: Options, progress:
     video_file = is_video(path)  # first: it refuses what is not a regular file, which sha256 would wait on
     digest = sha256(path)
     if video_file:
-        from unseen import video
-
         return plannable(video.scan(path, rel, rel, digest, detector, opts, progress))
-    pic = image.read(path, opts.max_pixels)
-    dets = detector.detect(pic.rgb)
-    regions = photo_regions(dets, pic.width, pic.height, opts.margin, opts.shape)
-    if opts.text:
-        regions += text_regions(pic.rgb)
-    out = image.output_name(rel, pic.format)
-    return plannable(MediaPlan(rel, out, "image", pic.width, pic.height, digest, regions))
-
-
-def text_regions(rgb: np.ndarray) -> list[Region]:
-    """Text lines as plan regions of kind "text": boxes (text is straight), with TEXT_MARGIN."""
-    from unseen.detect.text import text_detector
-
-    h, w = rgb.shape[:2]
-    dets = text_detector().detect(rgb)
-    out = []
-    for r in regions_for(dets, w, h, TEXT_MARGIN, "box", low_score_margin=0.0):
-        out.append(replace(r, kind="text"))
-    return out
+    return plannable(photo.scan(path, rel, digest, detector, opts))
 
 
 def plannable(media: MediaPlan) -> MediaPlan:
@@ -134,8 +109,6 @@ def run_file(
         media = scan_file(path, rel, detector, opts, progress)
         plan = Plan(root=str(root), files=[media], settings=settings)
         return media, apply_file(plan, media, out_dir, opts, progress, inputs)
-    from unseen import video
-
     draft = MediaPlan(rel, video.output_name(rel), "video", 0, 0, sha256(path))
     dest = _destination(Plan(root=str(root), files=[draft], settings=settings), draft, out_dir, inputs)
     with folders(dest), atomic_output(dest) as tmp:
@@ -182,28 +155,11 @@ def _each_input(
 
 
 def _write(plan: Plan, media: MediaPlan, source: Path, dest: Path, opts: Options, progress: Progress | None) -> None:
-    """Render one file of the plan into `dest`, atomically."""
+    """Render one file of the plan into `dest`, atomically, with the plan's method (opts.method
+    is "fill" when apply has no --method)."""
+    stage = video if media.kind == "video" else photo
     with atomic_output(dest) as tmp:
-        if media.kind == "video":
-            from unseen import video
-
-            # The plan's method, as for photos (opts.method is "fill" when apply has no --method).
-            video.render(source, media, tmp, replace(opts, method=plan.settings.method), progress)
-        else:
-            pic = image.read(source, opts.max_pixels)
-            if (pic.width, pic.height) != (media.width, media.height):
-                raise UnseenError(
-                    f"{media.path}: image is {pic.width}x{pic.height}, plan says {media.width}x{media.height}"
-                )
-            if pic.format not in image.FORMATS[dest.suffix.lower()]:
-                raise UnseenError(f"{media.path}: a {pic.format} photo cannot be written as {media.output}")
-            rgb = obscure(pic.rgb, media.regions, plan.settings.method)
-            alpha = pic.alpha
-            if alpha is not None:
-                # A cut-out's transparency keeps the outline of a face (a profile): painted pixels
-                # are made opaque, so a region shows as its whole shape, not as that outline.
-                alpha = np.where(coverage_mask(media.regions, pic.width, pic.height), 255, alpha).astype(np.uint8)
-            tmp.write_bytes(image.encode(rgb, alpha, pic.format, pic.bits_per_pixel))
+        stage.render(source, media, tmp, replace(opts, method=plan.settings.method), progress)
 
 
 def apply(plan: Plan, out_dir: Path | None, opts: Options, progress: Progress | None = None) -> list[Outcome]:

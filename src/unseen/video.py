@@ -36,7 +36,8 @@ from unseen.media import video as media
 from unseen.obscure import method as painter
 from unseen.obscure import obscure
 from unseen.options import Options, Progress
-from unseen.plan import MediaPlan, Region
+from unseen.plan import MediaPlan
+from unseen.region import Region
 from unseen.regions import VIDEO, region_for
 from unseen.track import Track, Tracker, fill
 
@@ -251,7 +252,33 @@ class _Final:
         return out
 
 
-Planned = tuple[int | None, Any, list[Region]]  # (frame index or None for audio, frame/packet, regions)
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A video frame with its final regions, on its way to the painter."""
+
+    index: int
+    frame: Any  # as decoded (av.VideoFrame); None where only the regions were asked for (`scan`)
+    regions: list[Region]
+
+
+@dataclass(frozen=True, slots=True)
+class Painted:
+    """A frame on its way to the encoder, with what the writer takes for it (`picture`): the
+    frame painted in place, an upright painted RGB array, or None for a frame that needs nothing."""
+
+    index: int
+    frame: Any
+    picture: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Audio:
+    """An audio packet, copied to the output as it is, in file order among the frames."""
+
+    packet: Any
+
+
+Planned = Frame | Audio
 
 
 def _planned(
@@ -269,7 +296,7 @@ def _planned(
     final = _Final(tracker, s, opts, det.name, camera)
     skipped: list[tuple[int, Any]] = []
     pending: deque[tuple[int, Future[Found], list[tuple[int, Any]]]] = deque()
-    held: deque[tuple[int | None, Any]] = deque()  # frames (with keep) and audio packets not yet final
+    held: deque[Planned] = deque()  # frames (with keep) and audio packets not yet final
     workers = _in_flight()
 
     def settle(pool: ThreadPoolExecutor, i: int, found: Future[Found], before: list[tuple[int, Any]]) -> int:
@@ -293,22 +320,22 @@ def _planned(
         regions = final.upto(stop, dec.info.width, dec.info.height)
         if not keep:
             for f in range(start, final.done):
-                yield f, None, regions.get(f, [])
+                yield Frame(f, None, regions.get(f, []))
             return
-        while held and (held[0][0] is None or held[0][0] < stop):  # type: ignore[operator]
-            j, item = held.popleft()
-            yield j, item, [] if j is None else regions.get(j, [])
+        while held and (isinstance(held[0], Audio) or held[0].index < stop):
+            item = held.popleft()
+            yield item if isinstance(item, Audio) else Frame(item.index, item.frame, regions.get(item.index, []))
 
     # Detection frames are inferred in workers, several at once, while the oldest finished
     # one is tracked here, in frame order: onnxruntime releases the GIL, so the tracking's
     # Python work fills a core that inference leaves idle.
     with ThreadPoolExecutor(workers, thread_name_prefix="unseen-detect") as pool:
         for i, frame in media.threaded(iter(dec)):
-            if i is None:
-                held.append((None, frame))
+            if i is None:  # the decoder's audio packet
+                held.append(Audio(frame))
                 continue
             if keep:
-                held.append((i, frame))
+                held.append(Frame(i, frame, []))
             info = dec.info
             if size is None:  # (Decoded has checked the first frame's size against the limits)
                 size = s.detect_size(info.width, info.height, float(info.sar))
@@ -366,7 +393,12 @@ def scan(
     s = settings or settings_for(opts)
     dec = media.Decoded(path, max_pixels=opts.max_pixels, max_frames=opts.max_frames)
     try:
-        regions = [r for _, _, rs in _planned(dec, s, opts, rel, progress, keep=False) for r in rs]
+        regions = [
+            r
+            for item in _planned(dec, s, opts, rel, progress, keep=False)
+            if isinstance(item, Frame)
+            for r in item.regions
+        ]
     finally:
         dec.close()
     return _entry(dec, rel, out, digest, regions)
@@ -403,13 +435,14 @@ def run(
 def _kept(planned: Iterator[Planned], regions: list[Region]) -> Iterator[Planned]:
     """Pass frames on, collecting their regions into `regions` (the plan) on the way."""
     for item in planned:
-        regions += item[2]
+        if isinstance(item, Frame):
+            regions += item.regions
         yield item
 
 
 def _encode(
     dec: media.Decoded,
-    painted: Iterator[tuple[int | None, Any, Any]],
+    painted: Iterator[Painted | Audio],
     tmp: Path,
     suffix: str,
     opts: Options,
@@ -427,15 +460,15 @@ def _encode(
     writer: media.Writer | None = None
     ok = False
     try:
-        for i, item, picture in media.threaded(painted):
+        for item in media.threaded(painted):
             if writer is None:
                 writer = _writer(dec, tmp, suffix, opts, info or dec.info)
-            if i is None:
-                writer.audio_packet(item)
+            if isinstance(item, Audio):
+                writer.audio_packet(item.packet)
                 continue
             if each is not None:
-                each(i)
-            writer.frame(picture, item, i)
+                each(item.index)
+            writer.frame(item.picture, item.frame, item.index)
         if writer is None:
             raise MediaError(f"{name}: no video frame to write")
         if last is not None:
@@ -471,22 +504,22 @@ def _index(mp: MediaPlan) -> dict[int, list[Region]]:
     return out
 
 
-def _painted(items: Iterator[Planned], dec: media.Decoded, method: str) -> Iterator[tuple[int | None, Any, Any]]:
-    """(frame index, decoded frame, what the writer takes: the frame painted in place, an
-    upright painted RGB array, or None for a frame that needs nothing); audio packets pass."""
-    for i, item, regions in items:
-        if i is None:
-            yield i, item, None
+def _painted(items: Iterator[Planned], dec: media.Decoded, method: str) -> Iterator[Painted | Audio]:
+    """Each frame painted (Painted says what the writer takes); audio packets pass."""
+    for item in items:
+        if isinstance(item, Audio):
+            yield item
             continue
+        i, frame, regions = item.index, item.frame, item.regions
         turns = dec.info.turns  # known once the first frame is decoded, which this one is
-        planes = None if turns or not regions else media.yuv420(item)
+        planes = None if turns or not regions else media.yuv420(frame)
         if planes is not None and painter(method, video=True).paint_yuv420(planes, regions):
-            yield i, item, item
+            yield Painted(i, frame, frame)
         elif regions or turns:
-            rgb = media.upright_rgb(item, turns)
-            yield i, item, obscure(rgb, regions, method, video=True) if regions else rgb
+            rgb = media.upright_rgb(frame, turns)
+            yield Painted(i, frame, obscure(rgb, regions, method, video=True) if regions else rgb)
         else:
-            yield i, item, None
+            yield Painted(i, frame, None)
 
 
 def render(source: Path, mp: MediaPlan, tmp: Path, opts: Options, progress: Progress | None = None) -> None:
@@ -510,7 +543,7 @@ def render(source: Path, mp: MediaPlan, tmp: Path, opts: Options, progress: Prog
             raise MediaError(f"{mp.path}: decoded {dec.frames} frames, the plan says {frames}; scan it again")
 
     # Painting happens in the decoding thread, so it overlaps encoding.
-    planned = ((i, item, [] if i is None else index.get(i, [])) for i, item in iter(dec))
+    planned = (Audio(item) if i is None else Frame(i, item, index.get(i, [])) for i, item in iter(dec))
     painted = _painted(planned, dec, opts.method)
     # The probed rotation: an audio packet can come before the first frame is decoded.
     _encode(dec, painted, tmp, Path(mp.output).suffix, opts, mp.path, each, last, info)

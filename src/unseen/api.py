@@ -8,7 +8,7 @@ platforms). Nothing here prints or exits; failures are typed exceptions from `un
     report = unseen.audit("DCIM/", "public/")                  # -> Report; report.clear
 
 Options (keywords, as the command's flags): `preset` ("default", "fast", "thorough"), `margin`,
-`shape` ("box", "ellipse"), `method` ("fill", "solid", "mosaic", "blur"), `max_pixels`,
+`shape` ("box", "ellipse", "rounded"), `method` ("fill", "solid", "mosaic", "blur"), `max_pixels`,
 `max_frames`, `audio` ("keep" the default, "drop", or "disguise"; True and False still mean keep
 and drop), `text` (also paint text in photos, default False), `crf` (H.264 quality, 0-51),
 `follow_symlinks`. An unknown option raises TypeError, a bad value OptionError (a ValueError).

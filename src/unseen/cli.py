@@ -25,7 +25,7 @@ from unseen.limits import DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS, arg_type
 from unseen.obscure import METHODS
 from unseen.options import AUDIO, Options, Outcome
 from unseen.progress import Reporter
-from unseen.regions import LOW_SCORE_MARGIN, PHOTO, VIDEO
+from unseen.regions import PHOTO, VIDEO
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_RISK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -82,15 +82,16 @@ def _media_options(p: argparse.ArgumentParser) -> None:
         type=arg_type("margin"),
         default=None,
         help=f"grow a confident face box by this share of its size per side, 1.5x upwards (default "
-        f"{PHOTO.margin} in photos, {VIDEO.margin} in videos: covers hair line, ears, chin); less confident "
-        "boxes, which are looser, "
-        f"get up to {LOW_SCORE_MARGIN} more",
+        f"{PHOTO.margin} in photos, whose detector box is already wider than the face, {VIDEO.margin} "
+        "in videos); less confident boxes, which are looser, "
+        f"get up to {PHOTO.low} more in photos, {VIDEO.low} in videos",
     )
     g.add_argument(
         "--shape",
         choices=plan_mod.SHAPES,
         default=None,
-        help=f"region shape (default: {PHOTO.shape} in photos, a head's outline; {VIDEO.shape} in videos)",
+        help=f"region shape (default: {PHOTO.shape} in photos, a head's outline that covers the face box's "
+        f"corners; {VIDEO.shape} in videos)",
     )
     g.add_argument(
         "--max-pixels",

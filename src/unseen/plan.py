@@ -22,7 +22,7 @@ from unseen.obscure import METHODS
 from unseen.region import Box, Region
 
 SCHEMA = "unseen.plan/1"
-SHAPES = ("box", "ellipse")
+SHAPES = ("box", "ellipse", "rounded")
 REGION_KINDS = ("face", "text")  # what a region hides; painted the same way
 MAX_FILES = 1_000_000
 MAX_REGIONS_PER_FILE = 5_000_000

@@ -13,13 +13,14 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from unseen.detect.base import Detections, Detector, nms
-from unseen.detect.verify import Rechecker, Verifier
+from unseen.detect.base import Detections, Detector, iou_matrix, nms
+from unseen.detect.verify import RESCUE, Rechecker, Verifier
 
 TILE = 1280
 OVERLAP = 128
 UPSAMPLED_MAX_FACE = 160  # px at pass scale: beyond this an upsampled pass only invents boxes
 MAX_ASPECT = 2.5  # a whole face box is never 2.5x taller than wide or the reverse
+NEW_FACE_IOU = 0.3  # a rescued box overlapping a kept face less than this is another face
 
 
 class MultiScale:
@@ -43,7 +44,8 @@ class MultiScale:
         `nms`: the passes' boxes of one face are merged into the box that covers them all.
         With `threshold`, only boxes above it are merged into faces, while every box the base
         detector returns (its own threshold is lower) is evidence for the `verifier`, which
-        takes a second look at the weak faces before they are painted."""
+        takes a second look at the weak faces before they are painted, and large boxes under
+        `large_threshold` get one too (`rescue`)."""
         self.base = base
         self.scales = tuple(scales)
         self.max_side = max_side
@@ -59,9 +61,32 @@ class MultiScale:
         h, w = rgb.shape[:2]
         found = self.candidates(rgb)
         faces = self.merge(found if self.threshold is None else found.select(found.scores > self.threshold), w, h)
-        if self.verifier is not None and len(faces) and isinstance(self.base, Rechecker):
-            faces = faces.select(self.verifier.keep(rgb, found, faces, self.work(w, h), self.base))
+        if self.verifier is not None and isinstance(self.base, Rechecker):
+            if len(faces):
+                faces = faces.select(self.verifier.keep(rgb, found, faces, self.work(w, h), self.base))
+            faces = Detections.concat([faces, self.rescue(rgb, found, faces, self.base)], self.name)
         return faces
+
+    def rescue(self, rgb: np.ndarray, found: Detections, faces: Detections, base: Rechecker) -> Detections:
+        """Large boxes the large threshold drops, kept where a close-up finds a face in them.
+
+        A large box scored under `large_threshold` is mostly a false alarm, but not always: on
+        WIDER FACE val, 68 faces >= 64 px had only such a box. Re-detected on a close-up crop
+        (`CenterFace.recheck`), 45 of them scored RESCUE or more, against 32 of 3,274 large weak
+        boxes away from any face and none of 97 on COCO photos (benchmarks/widerface.py,
+        benchmarks/looks.py). Boxes overlapping a face already kept are left to it."""
+        h, w = rgb.shape[:2]
+        if self.large_threshold is None or not len(found):
+            return Detections.empty(self.name)
+        weak = self.merge(found, w, h, strict=False)
+        sides = np.minimum(weak.boxes[:, 2] - weak.boxes[:, 0], weak.boxes[:, 3] - weak.boxes[:, 1])
+        new = (sides * self.work(w, h) >= self.large_side) & (weak.scores < self.large_threshold)
+        if len(faces) and new.any():
+            new &= iou_matrix(weak.boxes, faces.boxes).max(axis=1) < NEW_FACE_IOU
+        weak = weak.select(new)
+        if not len(weak):
+            return weak
+        return weak.select(base.recheck(rgb, weak.boxes) >= RESCUE)
 
     def candidates(self, rgb: np.ndarray) -> Detections:
         """Every pass's boxes over the base detector's threshold, in original pixels, unmerged."""
@@ -75,17 +100,17 @@ class MultiScale:
         """The working scale of a `width` x `height` image (1 or less)."""
         return min(1.0, self.max_side / max(width, height))
 
-    def merge(self, found: Detections, w: int, h: int) -> Detections:
-        """Drop misshapen and weak large boxes, then merge the passes' boxes of each face. Split
-        from `detect` so that benchmarks/widerface_frontier.py scores many settings on one
-        set of candidates."""
+    def merge(self, found: Detections, w: int, h: int, strict: bool = True) -> Detections:
+        """Drop misshapen and (if `strict`) weak large boxes, then merge the passes' boxes of each
+        face. Split from `detect` so that benchmarks/widerface_frontier.py scores many settings
+        on one set of candidates."""
         boxes = found.boxes
         bw, bh = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
         # A face cut by the image border is legitimately narrow: the shape test spares it.
         at_border = (boxes[:, 0] <= 1) | (boxes[:, 1] <= 1) | (boxes[:, 2] >= w - 1) | (boxes[:, 3] >= h - 1)
         shaped = at_border | ((bh <= MAX_ASPECT * bw) & (bw <= MAX_ASPECT * bh))
         found = found.select(shaped)
-        if self.large_threshold is not None and len(found):
+        if strict and self.large_threshold is not None and len(found):
             sides = np.minimum(found.boxes[:, 2] - found.boxes[:, 0], found.boxes[:, 3] - found.boxes[:, 1])
             found = found.select((sides * self.work(w, h) < self.large_side) | (found.scores >= self.large_threshold))
         return nms(found, self.nms_iou, self.union)

@@ -31,6 +31,7 @@ CHECK_BELOW = 0.5  # boxes scoring at least this are faces without a second look
 MIN_SIDE = 8.0  # px (original pixels): smaller boxes are kept without one
 RECHECK_MIN = 16.0  # px: smaller boxes are judged without the close-up (too few pixels to look at)
 KEEP_ALONE = 0.7  # least chance of a face kept (photos without a confident face)
+RESCUE = 0.4  # least close-up score at which a large box under the large threshold is painted
 NEAR = 0.3  # IoU at which a pass's box counts as the same face
 FEATURES = 21  # columns of `features`
 

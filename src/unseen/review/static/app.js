@@ -294,8 +294,7 @@
       const selected = i === S.sel;
       if (S.published && !selected && !(S.drag && S.drag.index === i)) continue;
       const [a, b, e, f] = shapePath(ctx, r.box);
-      if (r.shape === "box") ctx.rect(a, b, e - a, f - b);
-      else ctx.ellipse((a + e) / 2, (b + f) / 2, Math.abs(e - a) / 2, Math.abs(f - b) / 2, 0, 0, Math.PI * 2);
+      outline(ctx, r.shape, a, b, e, f);
       if (S.published && !r.off) {
         ctx.fillStyle = "rgba(128,128,128,.85)"; ctx.fill();
       }
@@ -424,7 +423,7 @@
         const p = toImage(Math.min(a, e), Math.min(b, f)), q = toImage(Math.max(a, e), Math.max(b, f));
         const box = clampBox([p[0], p[1], q[0], q[1]]);
         if (box[2] - box[0] >= 1 && box[3] - box[1] >= 1) {
-          const r = { box, shape: "ellipse", detector: "manual" };
+          const r = { box, shape: "rounded", detector: "manual" };
           if (S.detail.kind === "video") r.frame = S.frame;
           change(() => { S.regions.push(r); S.sel = S.regions.length - 1; });
           say("region added");
@@ -477,11 +476,24 @@
       S.regions[S.sel] = Object.assign({}, r, { box: [x1 + mx, y1 + my, x2 + mx, y2 + my] });
     });
   }
+  // The painted outline of a region (unseen/obscure/masks.py): |dx|^n + |dy|^n <= 1 in its box.
+  const EXPONENT = { ellipse: 2, rounded: 3 };
+  function outline(c, shape, a, b, e, f) {
+    if (shape === "box") { c.rect(a, b, e - a, f - b); return; }
+    const n = EXPONENT[shape] || 2, cx = (a + e) / 2, cy = (b + f) / 2, rx = Math.abs(e - a) / 2, ry = Math.abs(f - b) / 2;
+    for (let k = 0; k <= 64; k++) {
+      const t = (k / 64) * Math.PI * 2, co = Math.cos(t), si = Math.sin(t);
+      const x = cx + rx * Math.sign(co) * Math.abs(co) ** (2 / n), y = cy + ry * Math.sign(si) * Math.abs(si) ** (2 / n);
+      if (k === 0) c.moveTo(x, y); else c.lineTo(x, y);
+    }
+    c.closePath();
+  }
+  const SHAPES = ["rounded", "ellipse", "box"];
   function toggleShape() {
     if (S.sel < 0) return;
     change(() => {
       const r = S.regions[S.sel];
-      S.regions[S.sel] = Object.assign({}, r, { shape: r.shape === "box" ? "ellipse" : "box" });
+      S.regions[S.sel] = Object.assign({}, r, { shape: SHAPES[(SHAPES.indexOf(r.shape) + 1) % SHAPES.length] });
     });
   }
   function withOff(r, off) {

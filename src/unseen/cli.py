@@ -385,7 +385,7 @@ def _refuse_output_over_root(out: Path, root: Path) -> None:
 
 
 def _run_batch(args: argparse.Namespace, opts: Options) -> int:
-    """`run -o OUT` (or --engine ray): a pool of workers, resumable via its manifest (kept in the state folder, never in OUT)."""
+    """`run -o OUT` (or --engine ray): a pool of workers, resumable via its manifest (in the state folder, not OUT)."""
     from unseen.engines.storage import as_uri, is_uri
 
     if args.engine == "ray":

@@ -48,8 +48,9 @@ def test_anonymise_beside_the_input_and_into_a_folder(folder: Path, tmp_path: Pa
         (lambda d: (d / "astronaut.jpg", d / "astronaut.jpg"), unseen.OutputError, "overwrite the input"),
         (lambda d: (d / "astronaut.jpg", d / "out.png"), unseen.OutputError, "'.jpg'"),
         (lambda d: (d / "notes.jpg", d / "o.jpg"), unseen.MediaError, "re-export it"),
+        (lambda d: (d, d / "o.jpg"), unseen.UnseenError, "is a folder; anonymise takes one file"),
     ],
-    ids=["missing", "over-input", "other-format", "not-media"],
+    ids=["missing", "over-input", "other-format", "not-media", "folder"],
 )
 def test_anonymise_raises_typed_errors_and_writes_nothing(
     folder: Path, make: object, error: type[Exception], words: str

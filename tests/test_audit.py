@@ -322,6 +322,23 @@ def test_errors_and_usage(rendered: dict[str, Path], tmp_path: Path, capsys: pyt
     assert code == 1 and "corrupt" in rep["files"][0]["error"]
 
 
+def test_an_audit_that_breaks_says_the_file_was_not_audited(
+    rendered: dict[str, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug inside the audit leaves a file unchecked, not "no output written" (which a reader would
+    take for the anonymised file being gone): the line says so and the exit code is an error."""
+    from unseen.audit import check
+
+    def broken(path: Path) -> list[object]:
+        raise ValueError("a metadata parser bug")
+
+    monkeypatch.setattr(check.metadata, "scan", broken)
+    code, rep = _audit(capsys, str(rendered["orig"]), str(rendered["out"]))
+    (f,) = rep["files"]
+    assert code == 1 and f["status"] == "error"
+    assert "not audited" in f["error"] and "no output written" not in f["error"], f["error"]
+
+
 def test_run_with_audit(rendered: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["run", str(rendered["orig"].parent), "-o", str(tmp_path / "o"), "--audit"])
     assert code == 0

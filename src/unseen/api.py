@@ -73,6 +73,8 @@ def anonymise(src: StrPath, dst: StrPath | None = None, *, progress: Progress | 
     than the one written: unseen keeps the input's format), TypeError/OptionError for options."""
     opts = options(**kw)
     source = Path(os.path.abspath(src))
+    if source.is_dir():
+        raise UnseenError(f"{src}: is a folder; anonymise takes one file (scan + apply, or `unseen run`, take folders)")
     if not source.is_file():
         raise UnseenError(f"{src}: no such file")
     detector = _detector(opts.detector)

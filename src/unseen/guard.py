@@ -25,15 +25,16 @@ class Failed:
     error: str
 
 
-def guarded(rel: str, work: Callable[[], T]) -> T | Failed:
-    """`work()`, or Failed with the reason when it raises any Exception (MemoryError included)."""
+def guarded(rel: str, work: Callable[[], T], left: str = "no output written") -> T | Failed:
+    """`work()`, or Failed with the reason when it raises any Exception (MemoryError included).
+    `left`: what the failure left behind, said after an unexpected error ("not audited")."""
     try:
         return work()
     except Exception as e:  # noqa: BLE001 - the one place where a file's failure is caught
-        return Failed(describe(rel, e))
+        return Failed(describe(rel, e, left))
 
 
-def describe(rel: str, e: Exception) -> str:
+def describe(rel: str, e: Exception, left: str = "no output written") -> str:
     """One line for a failure of the file `rel`: unseen's own message as it is; an OS error with
     the path it was about; anything else as a bug to report. Never a traceback, never two lines."""
     if isinstance(e, UnseenError):
@@ -45,5 +46,5 @@ def describe(rel: str, e: Exception) -> str:
         text = f"{rel}: out of memory; lower --max-pixels / --max-frames or free memory"
     else:
         why = " ".join(str(e).split())[:200]
-        text = f"{rel}: unexpected {type(e).__name__}: {why} (no output written; please report this bug)"
+        text = f"{rel}: unexpected {type(e).__name__}: {why} ({left}; please report this bug)"
     return text.replace("\r", "\\r").replace("\n", "\\n")  # a name with a newline stays one line

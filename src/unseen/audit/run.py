@@ -38,7 +38,7 @@ def pairs(original: Path, anonymised: Path) -> list[tuple[Path, Path]]:
 
 def load_auditor(every: int | None = None) -> Auditor | Failed:
     """A new Auditor (its models take a few seconds to load), or Failed when they cannot load."""
-    return guarded("the audit", lambda: Auditor(every=every))
+    return guarded("the audit", lambda: Auditor(every=every), "nothing audited")
 
 
 def run_audit(

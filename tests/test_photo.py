@@ -215,13 +215,16 @@ def test_photo_stage_alone_scans_and_renders_what_run_writes(tmp_path: Path, det
 
 
 @pytest.mark.parametrize("method", ["fill", "solid", "mosaic", "blur"])
-def test_every_method_changes_the_face(tmp_path: Path, method: str) -> None:
+def test_every_method_changes_the_face(tmp_path: Path, method: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every method changes every face; the two a model can partly undo say so when chosen."""
     name = "2008_002506.jpg"
     shutil.copy(data("dlib_faces", name), tmp_path / name)
     assert main(["run", str(tmp_path / name), "--method", method, "-o", str(tmp_path / "out")]) == 0
     before, after = rgb(tmp_path / name).astype(float), rgb(tmp_path / "out" / name).astype(float)
     for x1, y1, x2, y2 in faces(name):
         assert np.abs(before[y1:y2, x1:x2] - after[y1:y2, x1:x2]).mean() > 15
+    warned = "trained models can partly undo" in capsys.readouterr().err
+    assert warned == (method in ("mosaic", "blur"))
 
 
 def test_blur_and_mosaic_help_warns_they_can_be_undone(capsys: pytest.CaptureFixture[str]) -> None:

@@ -34,7 +34,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_RISK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXTRA_COMMANDS: list[str] = ["unseen.review.command", "unseen.audit.command", "unseen.doctor"]
 
 METHOD_HELP = (
-    "how faces are painted: 'fill' (default, irreversible: one colour taken from the pixels around "
+    "how faces are painted: 'fill' (default, irreversible: a smooth fill from the pixels around "
     "the face), 'solid' (black), or 'mosaic' / 'blur' (softer looking, but trained models can partly "
     "undo blur and mosaic and re-identify people: do not use them to protect anyone)"
 )
@@ -306,11 +306,19 @@ def _save_plan(plan: Any, path: Path) -> bool:
 
 
 def _options(args: argparse.Namespace) -> Options:
+    """The options of a command line; a warning on stderr when the method can be partly undone."""
+    method = getattr(args, "method", None) or "fill"
+    if METHODS[method].reversible:
+        print(
+            f"warning: --method {method} keeps a coarse version of each face that trained models can "
+            "partly undo to re-identify people (README, re-identification); use fill or solid to protect anyone",
+            file=sys.stderr,
+        )
     return Options(
         detector=getattr(args, "preset", "default"),
         margin=getattr(args, "margin", None),
         shape=getattr(args, "shape", None),
-        method=getattr(args, "method", None) or "fill",
+        method=method,
         max_pixels=args.max_pixels,
         max_frames=getattr(args, "max_frames", DEFAULT_MAX_FRAMES),
         audio=getattr(args, "audio", "keep"),

@@ -314,7 +314,11 @@ def test_symlinks_out_of_tree_followed_only_when_asked(tmp_path: Path, face: Pat
     (top / "loop").symlink_to(top)
 
     assert cli.main(["scan", str(top), "--plan", str(tmp_path / "p.json"), "--json"]) == cli.EXIT_OK
-    assert [f["path"] for f in json.loads(capsys.readouterr().out)["files"]] == ["a.jpg"]
+    out, err = capsys.readouterr()
+    assert [f["path"] for f in json.loads(out)["files"]] == ["a.jpg"]
+    # not followed, but never in silence: the photos behind them are not in the output
+    assert {"leak.jpg", "linked"} <= set(json.loads(out)["left_out"]) and "loop" not in json.loads(out)["left_out"]
+    assert "symlinks out of the input folder, not followed" in err and "leak.jpg, linked" in err
 
     args = ["scan", str(top), "--plan", str(tmp_path / "p2.json"), "--json", "--follow-symlinks"]
     assert cli.main(args) == cli.EXIT_OK

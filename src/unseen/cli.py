@@ -343,7 +343,7 @@ def _scan(args: argparse.Namespace) -> int:
     with Reporter(quiet=args.json) as reporter:
         reporter.start("scanning", len(found.files))
         plan, failures = scan(args.inputs, make_detector(opts.detector), opts, reporter.update)
-    left = _left_out(found.left_out)
+    left = _left_out(found.left_out, found.root)
     target = args.plan or (None if args.json else Path("unseen-plan.json"))
     saved = target is None or _save_plan(plan, target)
     for f in failures:
@@ -417,7 +417,7 @@ def _run_batch(args: argparse.Namespace, opts: Options) -> int:
         summary = run_local(
             args.inputs, args.output, opts, args.workers, quiet=args.json, rehash=args.rehash, state_dir=args.state
         )
-    left = _left_out(summary.left_out)
+    left = _left_out(summary.left_out, summary.root)
     for note in summary.notes:
         print(f"note: {note}", file=sys.stderr)
     plan = summary.plan()
@@ -454,24 +454,27 @@ def _run(args: argparse.Namespace) -> int:
         reporter.start("anonymising", len(found.files))
         plan, outcomes = run(args.inputs, make_detector(opts.detector), opts, args.output, reporter.update)
     saved = not args.plan or _save_plan(plan, args.plan)
-    left = _left_out(found.left_out)
+    left = _left_out(found.left_out, found.root)
     voices = _beyond_faces(opts, outcomes)
     audit, risk = _audit_json(args, plan, outcomes)
     code = _report(outcomes, args.json, extra={**audit, **left, **voices})
     return _audit_text(args, plan, outcomes, code if saved else max(code, EXIT_FAILED), risk)
 
 
-def _left_out(rel: list[str]) -> dict[str, Any]:
+def _left_out(rel: list[str], root: str | Path | None = None) -> dict[str, Any]:
     """Files in the input folders that are neither photo nor video (notes, sidecars, RAW
-    files, audio; on object storage, any object without a photo or video suffix): not processed
-    and not in the output. Said on stderr, never silently; listed under "left_out" in --json."""
-    if rel:
-        shown = ", ".join(rel[:5]) + (f" and {len(rel) - 5} more" if len(rel) > 5 else "")
-        print(
-            f"note: {len(rel)} file(s) left out, neither photo nor video unseen reads (not processed, "
-            f"not in the output): {shown}",
-            file=sys.stderr,
-        )
+    files, audio; on object storage, any object without a photo or video suffix), and symlinks
+    leading out of the tree, not followed without --follow-symlinks: not processed and not in the
+    output. Said on stderr, never silently; listed under "left_out" in --json."""
+    links = [r for r in rel if root is not None and (Path(root) / r).is_symlink()]  # a URI root: never
+    other = [r for r in rel if r not in set(links)]
+    for what, items in (
+        ("neither photo nor video unseen reads", other),
+        ("symlinks out of the input folder, not followed (--follow-symlinks follows them)", links),
+    ):
+        if items:
+            shown = ", ".join(items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "")
+            print(f"note: {len(items)} left out, {what} (not processed, not in the output): {shown}", file=sys.stderr)
     return {"left_out": rel}
 
 

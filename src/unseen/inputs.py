@@ -50,7 +50,7 @@ def discover(inputs: list[Path], follow_symlinks: bool = False) -> Inputs:
         if not p.is_dir():
             files.append(p)
             continue
-        for f in _walk(p, follow_symlinks):
+        for f in _walk(p, follow_symlinks, left_out):
             # Only a regular file is taken: opening a named pipe (even one called x.jpg) would
             # wait forever; a link to nothing is left out (and listed), not a failure. A folder
             # here is one that could not be read: taken, so that it fails with the reason.
@@ -63,10 +63,11 @@ def discover(inputs: list[Path], follow_symlinks: bool = False) -> Inputs:
     return Inputs(root, unique, sorted({f.relative_to(root).as_posix() for f in left_out}))
 
 
-def _walk(top: Path, follow_symlinks: bool) -> Iterator[Path]:
+def _walk(top: Path, follow_symlinks: bool, not_followed: list[Path]) -> Iterator[Path]:
     """Depth-first, sorted, without recursion (os.walk recurses and a folder nested ~1000 deep
     would crash the batch with RecursionError); symlinked folders are entered only when asked,
-    and then each real folder once (a link loop ends)."""
+    and then each real folder once (a link loop ends). Links not followed are added to
+    `not_followed`, so that the user hears of the photos they may hold."""
     real_top = top.resolve()
     stack = [top]
     entered = {real_top}
@@ -90,11 +91,14 @@ def _walk(top: Path, follow_symlinks: bool) -> Iterator[Path]:
                     entered.add(real)
                 subdirs.append(p)
                 continue
-            if entry.is_dir():
-                continue  # a symlinked folder, not followed
+            if entry.is_dir():  # a symlinked folder: inside the tree, its files are walked there
+                if not p.resolve().is_relative_to(real_top):
+                    not_followed.append(p)
+                continue
             if OUTPUT_TAG in p.suffixes:
                 continue
             if entry.is_symlink() and not follow_symlinks and not p.resolve().is_relative_to(real_top):
+                not_followed.append(p)
                 continue
             yield p
         stack.extend(reversed(subdirs))

@@ -70,11 +70,13 @@ class MultiScale:
     def rescue(self, rgb: np.ndarray, found: Detections, faces: Detections, base: Rechecker) -> Detections:
         """Large boxes the large threshold drops, kept where a close-up finds a face in them.
 
-        A large box scored under `large_threshold` is mostly a false alarm, but not always: on
-        WIDER FACE val, 68 faces >= 64 px had only such a box. Re-detected on a close-up crop
+        A large box scored under `large_threshold` is mostly a false alarm, but not always: in
+        development, on the verifier's cache of WIDER FACE val (scripts/train_verifier.py),
+        68 faces >= 64 px had such a box and no other; re-detected on a close-up crop
         (`CenterFace.recheck`), 45 of them scored RESCUE or more, against 32 of 3,274 large weak
-        boxes away from any face and none of 97 on COCO photos (benchmarks/widerface.py,
-        benchmarks/looks.py). Boxes overlapping a face already kept are left to it."""
+        boxes away from any face and none of 97 on the COCO photos (benchmarks/widerface.py and
+        benchmarks/looks.py measure the result). Boxes overlapping a face already kept are left
+        to it."""
         h, w = rgb.shape[:2]
         if self.large_threshold is None or not len(found):
             return Detections.empty(self.name)

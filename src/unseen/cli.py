@@ -22,7 +22,7 @@ from unseen import plan as plan_mod
 from unseen.detect.presets import PRESETS
 from unseen.errors import PlanError, UnseenError
 from unseen.limits import DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS, arg_type
-from unseen.obscure import METHODS
+from unseen.obscure import METHODS, undo_warning
 from unseen.options import AUDIO, Options, Outcome
 from unseen.progress import Reporter
 from unseen.regions import PHOTO, VIDEO
@@ -308,12 +308,8 @@ def _save_plan(plan: Any, path: Path) -> bool:
 def _options(args: argparse.Namespace) -> Options:
     """The options of a command line; a warning on stderr when the method can be partly undone."""
     method = getattr(args, "method", None) or "fill"
-    if METHODS[method].reversible:
-        print(
-            f"warning: --method {method} keeps a coarse version of each face that trained models can "
-            "partly undo to re-identify people (README, re-identification); use fill or solid to protect anyone",
-            file=sys.stderr,
-        )
+    if (warning := undo_warning(method)) is not None:
+        print(warning, file=sys.stderr)
     return Options(
         detector=getattr(args, "preset", "default"),
         margin=getattr(args, "margin", None),

@@ -38,6 +38,7 @@ __all__ = [
     "obscure",
     "region_bounds",
     "region_mask",
+    "undo_warning",
 ]
 
 
@@ -48,6 +49,16 @@ def method(name: str, video: bool = False) -> Method:
         return (VIDEO if video else METHODS)[name]
     except KeyError:
         raise ValueError(f"unknown obscuring method {name!r}") from None
+
+
+def undo_warning(name: str) -> str | None:
+    """What to tell a user who chose a method that keeps a coarse version of each face, or None."""
+    if not method(name).reversible:
+        return None
+    return (
+        f"warning: --method {name} keeps a coarse version of each face that trained models can partly undo "
+        "to re-identify people (README, re-identification); use fill or solid to protect anyone"
+    )
 
 
 def obscure(rgb: np.ndarray, regions: Iterable[Region], name: str = "fill", video: bool = False) -> np.ndarray:

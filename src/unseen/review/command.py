@@ -16,7 +16,7 @@ from typing import Any
 from unseen import plan as plan_mod
 from unseen.detect.presets import PRESETS
 from unseen.limits import DEFAULT_MAX_PIXELS, arg_type
-from unseen.obscure import METHODS
+from unseen.obscure import METHODS, undo_warning
 from unseen.options import Options
 
 EPILOG = """examples:
@@ -73,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
     opts = Options(
         detector=args.preset, margin=args.margin, shape=args.shape, method=args.method, max_pixels=args.max_pixels
     )
+    if (warning := undo_warning(args.method)) is not None:
+        print(warning, file=sys.stderr)
     review = Review(args.target, args.plan, args.output, opts)
     try:
         server = start(review, args.port)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -60,3 +62,24 @@ def test_apart_never_cuts_into_a_face_own_box() -> None:
     b = Region((40.0, 30.0, 160.0, 150.0), "ellipse", 0.9, raw_box=(60.0, 50.0, 140.0, 130.0))
     out = apart([a, b])
     assert out[0].box[0] <= 20 and out[0].box[2] >= 100 and out[0].box[3] >= 100
+
+
+def test_a_crowded_small_face_is_painted_as_an_ellipse_a_large_confident_one_keeps_its_shape() -> None:
+    """Where `apart` had to clip a rounded region, its corners would reach into the neighbours:
+    a small (or weak) face's region becomes an ellipse; a large confident face keeps the
+    rounded shape, whose corners cover its cheeks and jaw."""
+    small = [
+        Region((0.0, 0.0, 80.0, 80.0), "rounded", 0.9, raw_box=(20.0, 20.0, 60.0, 60.0)),
+        Region((30.0, 0.0, 110.0, 80.0), "rounded", 0.9, raw_box=(50.0, 20.0, 90.0, 60.0)),
+    ]
+    assert [r.shape for r in apart(small)] == ["ellipse", "ellipse"]
+    large = [
+        Region((0.0, 0.0, 380.0, 300.0), "rounded", 0.9, raw_box=(50.0, 50.0, 250.0, 250.0)),
+        Region((120.0, 0.0, 500.0, 300.0), "rounded", 0.9, raw_box=(260.0, 50.0, 460.0, 250.0)),
+    ]
+    after = apart(large)
+    assert [r.box for r in after] != [r.box for r in large] and [r.shape for r in after] == ["rounded", "rounded"]
+    weak = [replace(r, score=0.1) for r in large]
+    assert [r.shape for r in apart(weak)] == ["ellipse", "ellipse"]
+    alone = [Region((0.0, 0.0, 80.0, 80.0), "rounded", 0.9, raw_box=(20.0, 20.0, 60.0, 60.0))]
+    assert apart(alone)[0].shape == "rounded"

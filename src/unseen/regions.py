@@ -20,6 +20,8 @@ from unseen.detect.verify import CHECK_BELOW as CONFIDENT
 from unseen.region import Region, expand
 
 LOW_SCORE_MARGIN = 0.35  # added to the margin of a box scored 0, in proportion to (1 - score)
+CROWD_SIDE = 100.0  # px: a face's box from which a clipped rounded region keeps its shape ...
+CROWD_SCORE = 0.2  # ... when scored at least this (`apart`)
 
 
 @dataclass(frozen=True)
@@ -99,8 +101,11 @@ def apart(regions: list[Region]) -> list[Region]:
     """Each region clipped so that it stops halfway to the centre of any other region's face
     that its margin reached (along the axis on which they lie apart), never inside its own
     detector box. Two neighbours together still cover the ground between them, but no region
-    spans two people (benchmarks/looks.py: WIDER faces whose region covered another face's
-    centre went from 29% to 7% for the same protection; deface: 5%)."""
+    spans two people (benchmarks/widerface.py: WIDER faces whose region covered another face's
+    centre went from ~29% to ~7% for the same protection). A rounded region clipped so is painted
+    as an ellipse, whose corners stay off the neighbours, unless its face is large and not weak
+    (CROWD_SIDE, CROWD_SCORE), where the corners cover cheek and jaw (all 1,066 WIDER val photos:
+    faces sharing a region 7.1% -> 6.4%, 1% less area, the same faces protected)."""
     if len(regions) < 2:
         return regions
     raw = np.array([r.raw_box or r.box for r in regions], np.float64)
@@ -122,7 +127,12 @@ def apart(regions: list[Region]) -> list[Region]:
                 mid = centre[i, 1] + dy / 2
                 y1, y2 = (y1, min(y2, max(ry2, mid))) if dy > 0 else (max(y1, min(ry1, mid)), y2)
         box = (round(x1, 1), round(y1, 1), round(x2, 1), round(y2, 1))
-        out.append(r if box == r.box else replace(r, box=box))
+        if box == r.box:
+            out.append(r)
+            continue
+        side = min(rx2 - rx1, ry2 - ry1)
+        crowded = side < CROWD_SIDE or (r.score is not None and r.score < CROWD_SCORE)
+        out.append(replace(r, box=box, shape="ellipse" if r.shape == "rounded" and crowded else r.shape))
     return out
 
 

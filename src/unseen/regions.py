@@ -1,11 +1,12 @@
 """Detector boxes to plan regions: margins, shape, and one region per face.
 
 The default detector's box of a face (the union of its passes' boxes) is already ~20% larger
-than the face it found (WIDER FACE val, median); the margin covers hair line, ears and jaw, and
+than the face it found (benchmarks/margins.py); the margin covers hair line, ears and jaw, and
 low-scoring boxes, which are looser, get more. Photos are painted with a rounded head shape (a
 superellipse) and a small margin; video keeps boxes with a wider one, as its leak benchmarks
-measured them (benchmarks/video_leaks.py): its boxes are carried across frames by tracking. `apart` keeps a region from
-spanning two people: grown by its margin, a face's region stops halfway to another face's centre.
+measured them (benchmarks/video_leaks.py): its boxes are carried across frames by tracking.
+`apart` keeps a region from spanning two people: grown by its margin, a face's region stops
+halfway to another face's centre.
 """
 
 from __future__ import annotations

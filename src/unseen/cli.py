@@ -470,7 +470,10 @@ def _left_out(rel: list[str], root: str | Path | None = None) -> dict[str, Any]:
     ):
         if items:
             shown = ", ".join(items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "")
-            print(f"note: {len(items)} left out, {what} (not processed, not in the output): {shown}", file=sys.stderr)
+            print(
+                f"note: {len(items)} file(s) left out, {what} (not processed, not in the output): {shown}",
+                file=sys.stderr,
+            )
     return {"left_out": rel}
 
 

@@ -534,3 +534,18 @@ def test_help_has_examples(capsys: pytest.CaptureFixture[str]) -> None:
     assert e.value.code == 0
     out = capsys.readouterr().out
     assert "examples:" in out and "--no-browser" in out and "--port" in out
+
+
+def test_review_with_blur_warns_it_can_be_undone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`unseen review --method blur` says, as `run` does, that trained models can partly undo it
+    (the port is taken, so the command stops right after, with exit 2)."""
+    import socket
+
+    (tmp_path / "photos").mkdir()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = main(["review", str(tmp_path / "photos"), "--method", "blur", "--port", str(port), "--no-browser"])
+    assert code == 2
+    assert "trained models can partly undo" in capsys.readouterr().err

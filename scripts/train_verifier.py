@@ -49,7 +49,13 @@ def detector() -> MultiScale:
     p = PRESETS["default"]
     base = face_model(EVIDENCE)
     return MultiScale(
-        base, p.scales, p.max_side, large_threshold=p.large_threshold, union=p.union, threshold=p.threshold
+        base,
+        p.scales,
+        p.max_side,
+        large_threshold=p.large_threshold,
+        union=p.union,
+        threshold=p.threshold,
+        gated=p.gated,
     )
 
 

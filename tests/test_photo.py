@@ -377,6 +377,67 @@ def test_overlapping_passes_merge_into_a_box_that_covers_each_confident_one() ->
     assert nms(dets, 0.4).boxes[0].tolist() == [100, 100, 200, 220]
 
 
+def test_merging_a_crowd_compares_each_box_with_every_box_that_overlaps_it() -> None:
+    """nms looks for a survivor's cluster only among boxes of each width class whose left edge
+    allows an overlap; on a real crowd's thousands of candidates it must give exactly what
+    comparing every box with every other gives."""
+    from unseen.detect.base import Detections, iou_matrix, nms
+    from unseen.detect.centerface import CenterFace
+    from unseen.detect.multiscale import MultiScale
+
+    def every_pair(dets: Detections, iou: float, union: float) -> np.ndarray:
+        order = np.argsort(-dets.scores)
+        boxes, scores = dets.boxes[order], dets.scores[order]
+        suppressed, kept = np.zeros(len(boxes), bool), []
+        for i in range(len(boxes)):
+            if not suppressed[i]:
+                cluster = ~suppressed & (iou_matrix(boxes[i : i + 1], boxes)[0] > iou)
+                cluster[i] = True
+                part = boxes[cluster & (scores >= union * scores[i])]
+                kept.append(np.concatenate([part[:, :2].min(0), part[:, 2:].max(0)]))
+                suppressed |= cluster
+        return np.array(kept, np.float32)
+
+    src = data("widerface", "images", "2--Demonstration", "2_Demonstration_Political_Rally_2_83.jpg")
+    found = MultiScale(CenterFace(0.05, 1), (0.5, 1.0, 1.75), 1280).candidates(rgb(src))
+    assert len(found) > 1000
+    assert np.array_equal(nms(found, 0.4, 0.5).boxes, every_pair(found, 0.4, 0.5))
+
+
+def test_a_pass_that_finds_nothing_keeps_the_other_passes_landmarks() -> None:
+    from unseen.detect.base import Detections
+
+    one = Detections(
+        np.array([[0, 0, 10, 10]], np.float32),
+        np.array([0.9], np.float32),
+        "c",
+        {"landmarks": np.ones((1, 10), np.float32)},
+    )
+    both = Detections.concat([Detections.empty("c"), one], "c")
+    assert both.data["landmarks"].shape == (1, 10)
+
+
+def test_the_crowd_pass_looks_near_faces_only_and_finds_every_sure_face_there() -> None:
+    """The 1.75x pass, most of a photo's time, runs only around what the coarser passes found;
+    on a marching band with 17 faces under 16 px it looks at about half the picture, and still
+    finds every face the pass over the whole picture is sure of."""
+    from unseen.detect.base import iou_matrix
+    from unseen.detect.presets import make_detector
+
+    photo = rgb(data("widerface", "images", "0--Parade", "0_Parade_marchingband_1_881.jpg"))
+    h, w = photo.shape[:2]
+    gated, whole = make_detector(), make_detector()
+    whole.gated = False
+    found = whole.candidates(photo)
+    rects = gated.near([found.select(found.data["pass"] < 2)], 1.75, w, h)
+    assert rects is not None and sum((x2 - x1) * (y2 - y1) for x1, y1, x2, y2 in rects) < 0.6 * w * h
+    sure = whole.detect(photo)
+    sure = sure.select(sure.scores >= 0.3)
+    got = gated.detect(photo)
+    assert len(sure) >= 10
+    assert (iou_matrix(sure.boxes, got.boxes).max(axis=1) >= 0.5).all()
+
+
 def test_candidates_found_once_at_a_low_threshold_merge_as_a_detector_at_a_higher_one() -> None:
     """benchmarks/widerface_frontier.py scores many thresholds on one set of candidates: that
     is only valid if filtering them gives exactly what a detector built with that threshold

@@ -34,9 +34,11 @@ class Detections:
 
     @classmethod
     def concat(cls, parts: Sequence[Detections], detector: str) -> Detections:
-        """One Detections of all `parts`; `data` keeps the arrays every part has."""
+        """One Detections of all `parts`; `data` keeps the arrays every part with boxes has (an
+        empty part, such as a pass that found nothing, does not drop the others' landmarks)."""
         if not parts:
             return cls.empty(detector)
+        parts = [p for p in parts if len(p)] or parts[:1]
         keys = set.intersection(*(set(p.data) for p in parts))
         return cls(
             np.concatenate([p.boxes for p in parts]),
@@ -77,22 +79,35 @@ def nms(dets: Detections, iou: float = 0.4, union: float | None = None) -> Detec
         return dets
     order = np.argsort(-dets.scores)
     boxes, scores = dets.boxes[order], dets.scores[order]
+    # CenterFace gives every heatmap cell over the threshold, thousands in a crowd, but only a
+    # few hundred survive: each survivor is compared only with the boxes that can overlap it,
+    # found per width class (widths within 2x) in boxes sorted by their left edge.
+    width = boxes[:, 2] - boxes[:, 0]
+    size_class = np.floor(np.log2(np.maximum(width, 1.0))).astype(np.int64)
+    windows = []  # per class: its boxes by left edge, and where each box's overlap candidates start and end
+    for c in np.unique(size_class):
+        members = np.flatnonzero(size_class == c)
+        members = members[np.argsort(boxes[members, 0], kind="stable")]
+        left = boxes[members, 0]
+        start = np.searchsorted(left, boxes[:, 0] - width[members].max(), "left")
+        windows.append((members, start, np.searchsorted(left, boxes[:, 2], "left")))
     keep: list[int] = []
     kept: list[np.ndarray] = []
     suppressed = np.zeros(len(order), bool)
     for i in range(len(order)):
         if suppressed[i]:
             continue
-        # One row per survivor, not the full matrix: CenterFace gives every heatmap cell over
-        # the threshold, thousands in a crowd, but only a few hundred survive.
-        cluster = ~suppressed & (iou_matrix(boxes[i : i + 1], boxes)[0] > iou)
-        cluster[i] = True
+        near = np.concatenate([m[start[i] : end[i]] for m, start, end in windows])
+        near = near[~suppressed[near]]
+        cluster = near[iou_matrix(boxes[i : i + 1], boxes[near])[0] > iou]
         box = boxes[i]
         if union is not None:
-            part = boxes[cluster & (scores >= union * scores[i])]
-            box = np.concatenate([part[:, :2].min(0), part[:, 2:].max(0)])
+            part = boxes[cluster[scores[cluster] >= union * scores[i]]]
+            if len(part):
+                box = np.concatenate([np.minimum(part[:, :2].min(0), box[:2]), np.maximum(part[:, 2:].max(0), box[2:])])
         keep.append(i)
         kept.append(box)
-        suppressed |= cluster
+        suppressed[cluster] = True
+        suppressed[i] = True
     data = {k: v[order][keep] for k, v in dets.data.items()}  # the survivor's own (landmarks: the best box's)
     return Detections(np.array(kept, np.float32).reshape(-1, 4), scores[keep], dets.detector, data)

@@ -20,7 +20,14 @@ TILE = 1280
 OVERLAP = 128
 UPSAMPLED_MAX_FACE = 160  # px at pass scale: beyond this an upsampled pass only invents boxes
 MAX_ASPECT = 2.5  # a whole face box is never 2.5x taller than wide or the reverse
+Box = tuple[float, float, float, float]
 NEW_FACE_IOU = 0.3  # a rescued box overlapping a kept face less than this is another face
+# A gated upsampled pass looks only where the earlier passes found something: cells of CELL
+# working px holding a box small enough for it (or next to one), inferred with CONTEXT px of the
+# picture around them; past WHOLE of the image it runs on all of it (fewer, larger inferences).
+CELL = 32
+CONTEXT = 32
+WHOLE = 0.7
 
 
 class MultiScale:
@@ -35,6 +42,7 @@ class MultiScale:
         union: float | None = None,
         threshold: float | None = None,
         verifier: Verifier | None = None,
+        gated: bool = False,
     ) -> None:
         """`scales` multiply a working size whose long side is at most `max_side` pixels, so a
         phone photo and a WIDER image cost about the same. The base detector's own threshold
@@ -45,7 +53,8 @@ class MultiScale:
         With `threshold`, only boxes above it are merged into faces, while every box the base
         detector returns (its own threshold is lower) is evidence for the `verifier`, which
         takes a second look at the weak faces before they are painted, and large boxes under
-        `large_threshold` get one too (`rescue`)."""
+        `large_threshold` get one too (`rescue`). `gated`: upsampled passes look only near what
+        the passes before them found (`near`)."""
         self.base = base
         self.scales = tuple(scales)
         self.max_side = max_side
@@ -55,6 +64,7 @@ class MultiScale:
         self.union = union
         self.threshold = threshold
         self.verifier = verifier
+        self.gated = gated
         self.name = base.name
 
     def detect(self, rgb: np.ndarray) -> Detections:
@@ -93,10 +103,41 @@ class MultiScale:
     def candidates(self, rgb: np.ndarray) -> Detections:
         """Every pass's boxes over the base detector's threshold, in original pixels, unmerged."""
         h, w = rgb.shape[:2]
-        found = [self._pass(rgb, self.work(w, h) * s, upsampled=s > 1) for s in self.scales]
-        for k, d in enumerate(found):
+        found: list[Detections] = []
+        for k, s in enumerate(self.scales):
+            where = self.near(found, s, w, h) if self.gated and s > 1 else None
+            d = self._pass(rgb, self.work(w, h) * s, upsampled=s > 1, where=where)
             d.data["pass"] = np.full(len(d), k, np.int8)
+            found.append(d)
         return Detections.concat(found, self.name)
+
+    def near(self, found: Sequence[Detections], scale: float, w: int, h: int) -> list[Box] | None:
+        """Where an upsampled pass at `scale` needs to look: rectangles (original pixels) of
+        the cells holding, or next to, a box the earlier passes found that is small enough for
+        it; None for the whole image. The pass is there for faces under ~16 px, and CenterFace
+        at 1x still gives such a face a box over the evidence threshold, while sky, floors and
+        close-ups hold none (benchmarks/upsampled_gate.py measures both)."""
+        work = self.work(w, h)
+        cell = CELL / work  # original px
+        gw, gh = int(np.ceil(w / cell)), int(np.ceil(h / cell))
+        boxes = Detections.concat(list(found), self.name).boxes if found else np.zeros((0, 4), np.float32)
+        side = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+        cells = np.floor(boxes[side * work * scale < UPSAMPLED_MAX_FACE] / cell).astype(np.int64)
+        corners = np.zeros((gh + 1, gw + 1), np.int32)  # a 2-D difference array of the boxes' cells
+        x1, y1 = cells[:, 0].clip(0, gw - 1), cells[:, 1].clip(0, gh - 1)
+        x2, y2 = cells[:, 2].clip(0, gw - 1) + 1, cells[:, 3].clip(0, gh - 1) + 1
+        for ys, xs, v in ((y1, x1, 1), (y2, x1, -1), (y1, x2, -1), (y2, x2, 1)):
+            np.add.at(corners, (ys, xs), v)
+        grid = (corners.cumsum(0).cumsum(1)[:gh, :gw] > 0).astype(np.uint8)
+        grid = cv2.dilate(grid, np.ones((3, 3), np.uint8))
+        n, _, stats, _ = cv2.connectedComponentsWithStats(grid, connectivity=8)
+        rects = [
+            (x * cell, y * cell, min(w, (x + cw) * cell), min(h, (y + ch) * cell))
+            for x, y, cw, ch, _ in stats[1:n].tolist()
+        ]
+        if sum(area(grown(r, CONTEXT / work, w, h)) for r in rects) > WHOLE * w * h:
+            return None
+        return rects
 
     def work(self, width: int, height: int) -> float:
         """The working scale of a `width` x `height` image (1 or less)."""
@@ -117,8 +158,12 @@ class MultiScale:
             found = found.select((sides * self.work(w, h) < self.large_side) | (found.scores >= self.large_threshold))
         return nms(found, self.nms_iou, self.union)
 
-    def _pass(self, rgb: np.ndarray, factor: float, upsampled: bool = False) -> Detections:
-        """Detect at `factor` x the original size. An upsampled pass keeps only the small faces
+    def _pass(
+        self, rgb: np.ndarray, factor: float, upsampled: bool = False, where: list[Box] | None = None
+    ) -> Detections:
+        """Detect at `factor` x the original size, on the whole image or only in the rectangles
+        `where` (original pixels): each is inferred with CONTEXT working px of the picture around
+        it, and a box counts where its centre lies inside it. An upsampled pass keeps only the small faces
         it is there for: on a close-up it regresses huge, elongated boxes at low scores."""
         h, w = rgb.shape[:2]
         nw, nh = max(32, round(w * factor)), max(32, round(h * factor))
@@ -127,11 +172,22 @@ class MultiScale:
         else:
             interp = cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
             img = cv2.resize(rgb, (nw, nh), interpolation=interp)
-        dets = _tiled(self.base, img)
+        fx, fy = nw / w, nh / h
+        if where is None:
+            dets = _tiled(self.base, img)
+        else:
+            parts = []
+            for x1, y1, x2, y2 in where:
+                gx1, gy1, gx2, gy2 = grown((x1, y1, x2, y2), CONTEXT / self.work(w, h), w, h)
+                cx1, cy1 = int(gx1 * fx), int(gy1 * fy)
+                crop = img[cy1 : int(np.ceil(gy2 * fy)), cx1 : int(np.ceil(gx2 * fx))]
+                d = _shifted(_tiled(self.base, np.ascontiguousarray(crop)), cx1, cy1)
+                mx, my = (d.boxes[:, 0] + d.boxes[:, 2]) / (2 * fx), (d.boxes[:, 1] + d.boxes[:, 3]) / (2 * fy)
+                parts.append(d.select((mx >= x1) & (mx <= x2) & (my >= y1) & (my <= y2)))
+            dets = Detections.concat(parts, self.base.name)
         if upsampled and len(dets):
             sides = np.minimum(dets.boxes[:, 2] - dets.boxes[:, 0], dets.boxes[:, 3] - dets.boxes[:, 1])
             dets = dets.select(sides <= UPSAMPLED_MAX_FACE)
-        fx, fy = nw / w, nh / h
         boxes = dets.boxes / np.array([fx, fy, fx, fy], np.float32)
         data = dict(dets.data)
         if "landmarks" in data:
@@ -147,10 +203,24 @@ def _tiled(base: Detector, img: np.ndarray) -> Detections:
     parts = []
     for y in range(0, max(1, h - OVERLAP), step):
         for x in range(0, max(1, w - OVERLAP), step):
-            tile = img[y : y + TILE, x : x + TILE]
-            d = base.detect(np.ascontiguousarray(tile))
-            data = dict(d.data)
-            if "landmarks" in data:
-                data["landmarks"] = data["landmarks"] + np.tile(np.array([x, y], np.float32), 5)
-            parts.append(Detections(d.boxes + np.array([x, y, x, y], np.float32), d.scores, d.detector, data))
+            parts.append(_shifted(base.detect(np.ascontiguousarray(img[y : y + TILE, x : x + TILE])), x, y))
     return Detections.concat(parts, base.name)
+
+
+def _shifted(d: Detections, x: int, y: int) -> Detections:
+    """`d` found on a crop whose top left corner is (x, y), in the pixels of the whole image."""
+    data = dict(d.data)
+    if "landmarks" in data:
+        data["landmarks"] = data["landmarks"] + np.tile(np.array([x, y], np.float32), 5)
+    return Detections(d.boxes + np.array([x, y, x, y], np.float32), d.scores, d.detector, data)
+
+
+def grown(r: Box, pad: float, w: int, h: int) -> Box:
+    """`r` with `pad` px more on each side, inside the w x h image."""
+    x1, y1, x2, y2 = r
+    return max(0.0, x1 - pad), max(0.0, y1 - pad), min(float(w), x2 + pad), min(float(h), y2 + pad)
+
+
+def area(r: Box) -> float:
+    """The area of `r` in square pixels."""
+    return (r[2] - r[0]) * (r[3] - r[1])

@@ -18,8 +18,8 @@ import cv2
 import numpy as np
 
 from unseen.obscure.base import Yuv420
-from unseen.obscure.masks import coverage_mask, mostly_outside, ring_pad
-from unseen.obscure.planar import Group, chroma_mask, groups, rgb_to_yuv
+from unseen.obscure.masks import mostly_outside, ring_pad
+from unseen.obscure.planar import Group, chroma_mask, covered, groups, rgb_to_yuv
 from unseen.region import Region
 
 # A deep blue, a colour no face has. benchmarks/neutral_colour.py: over 512 flat colours against
@@ -45,8 +45,9 @@ class Fill:
 
     def paint(self, rgb: np.ndarray, regions: Sequence[Region]) -> None:
         h, w = rgb.shape[:2]
-        known = ~coverage_mask(regions, w, h)
-        for g in groups(regions, w, h):
+        parts = groups(regions, w, h)
+        known = ~covered(parts, w, h)
+        for g in parts:
             window = _window(g, w, h)
             if window is None:
                 _put(rgb, g, np.array(NEUTRAL, np.uint8))
@@ -59,10 +60,11 @@ class Fill:
             flat_yuv420(frame, regions)
             return True
         w, h = frame.width, frame.height
-        mask = coverage_mask(regions, w, h)
+        parts = groups(regions, w, h)
+        mask = covered(parts, w, h)
         known, known_c = ~mask, ~chroma_mask(mask)
         neutral = np.array(rgb_to_yuv(NEUTRAL, frame.full_range), np.uint8)
-        for g in groups(regions, w, h):
+        for g in parts:
             x1, y1, x2, y2 = g.bounds
             # The group on the 2x2 chroma grid (w and h are even, so this stays in the frame).
             ex1, ey1, ex2, ey2 = x1 & ~1, y1 & ~1, (x2 + 1) & ~1, (y2 + 1) & ~1
@@ -90,11 +92,12 @@ def flat_yuv420(frame: Yuv420, regions: Sequence[Region]) -> None:
     mean and saturating arithmetic (video's painter: about half the cost of numpy's boolean
     indexing on a crowd's many groups, and a tenth of the membrane's)."""
     w, h = frame.width, frame.height
-    mask = coverage_mask(regions, w, h)
+    parts = groups(regions, w, h)
+    mask = covered(parts, w, h)
     free = (~mask).view(np.uint8)
     free_c = (~chroma_mask(mask)).view(np.uint8)
     neutral = rgb_to_yuv(NEUTRAL, frame.full_range)
-    for g in groups(regions, w, h):
+    for g in parts:
         x1, y1, x2, y2 = g.bounds
         ex1, ey1, ex2, ey2 = x1 & ~1, y1 & ~1, (x2 + 1) & ~1, (y2 + 1) & ~1
         big = np.zeros((ey2 - ey1, ex2 - ex1), bool)
@@ -160,7 +163,7 @@ def _put(plane: np.ndarray, g: Group, values: np.ndarray) -> None:
     """plane[group's blob] = values (an array over the group's bounds, or one colour)."""
     x1, y1, x2, y2 = g.bounds
     target = plane[y1:y2, x1:x2]
-    target[g.blob] = values if np.ndim(values) <= 1 else values[g.blob]
+    np.copyto(target, values, casting="unsafe", where=g.blob if target.ndim == 2 else g.blob[..., None])
 
 
 def membrane(pixels: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -179,9 +182,12 @@ def membrane(pixels: np.ndarray, known: np.ndarray) -> np.ndarray:
     for v, k in reversed(levels):
         up = _resize(cur, (v.shape[1], v.shape[0]), cv2.INTER_LINEAR)
         trust = np.minimum(k * 4, 1.0)  # a coarse cell a quarter known is as good as fully known
-        cur = np.where(k > 0, v / np.maximum(k, 1e-6), up) * trust + up * (1 - trust)
+        cur = up + trust * (v / np.maximum(k, 1e-6) - up)  # v and trust are 0 where nothing is known
+        known = np.broadcast_to(k >= 0.999, cur.shape)
         for _ in range(2):
-            cur = np.where(k >= 0.999, cur, _resize(cv2.blur(cur, (3, 3)), None, 0))
+            smooth = _resize(cv2.blur(cur, (3, 3)), None, 0)
+            np.copyto(smooth, cur, where=known)
+            cur = smooth
     return cur.reshape(pixels.shape)
 
 

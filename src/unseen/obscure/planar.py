@@ -49,10 +49,11 @@ def groups(regions: Sequence[Region], width: int, height: int) -> list[Group]:
         & (b[:, None, 1] <= b[None, :, 3])
         & (b[None, :, 1] <= b[:, None, 3])
     )
-    n = len(masks)
-    label = np.arange(n)
+    first, second = np.nonzero(touch)  # a few pairs a region, not the n x n matrix each round
+    label = np.arange(len(masks))
     while True:  # label propagation to the smallest index in each connected group
-        nxt = np.where(touch, label[None, :], n).min(axis=1)
+        nxt = label.copy()
+        np.minimum.at(nxt, first, label[second])
         nxt = nxt[nxt]
         if np.array_equal(nxt, label):
             break
@@ -68,3 +69,12 @@ def groups(regions: Sequence[Region], width: int, height: int) -> list[Group]:
             blob[ys.start - y1 : ys.stop - y1, xs.start - x1 : xs.stop - x1] |= m
         out.append(Group((x1, y1, x2, y2), blob))
     return out
+
+
+def covered(parts: Sequence[Group], width: int, height: int) -> np.ndarray:
+    """Boolean HxW mask of the groups' pixels: coverage_mask without drawing every region again."""
+    mask = np.zeros((height, width), bool)
+    for g in parts:
+        x1, y1, x2, y2 = g.bounds
+        mask[y1:y2, x1:x2] |= g.blob
+    return mask

@@ -419,8 +419,8 @@ def test_a_pass_that_finds_nothing_keeps_the_other_passes_landmarks() -> None:
 
 def test_the_crowd_pass_looks_near_faces_only_and_finds_every_sure_face_there() -> None:
     """The 1.75x pass, most of a photo's time, runs only around what the coarser passes found;
-    on a marching band with 17 faces under 16 px it looks at about half the picture, and still
-    finds every face the pass over the whole picture is sure of."""
+    on a marching band with 17 faces under 16 px it looks at under half the picture, and still
+    finds every face that passes over the whole picture are sure of."""
     from unseen.detect.base import iou_matrix
     from unseen.detect.presets import make_detector
 
@@ -430,7 +430,7 @@ def test_the_crowd_pass_looks_near_faces_only_and_finds_every_sure_face_there() 
     whole.gated = False
     found = whole.candidates(photo)
     rects = gated.near([found.select(found.data["pass"] < 2)], 1.75, w, h)
-    assert rects is not None and sum((x2 - x1) * (y2 - y1) for x1, y1, x2, y2 in rects) < 0.6 * w * h
+    assert rects is not None and sum((x2 - x1) * (y2 - y1) for x1, y1, x2, y2 in rects) < 0.5 * w * h
     sure = whole.detect(photo)
     sure = sure.select(sure.scores >= 0.3)
     got = gated.detect(photo)

@@ -83,3 +83,19 @@ def test_a_crowded_small_face_is_painted_as_an_ellipse_a_large_confident_one_kee
     assert [r.shape for r in apart(weak)] == ["ellipse", "ellipse"]
     alone = [Region((0.0, 0.0, 80.0, 80.0), "rounded", 0.9, raw_box=(20.0, 20.0, 60.0, 60.0))]
     assert apart(alone)[0].shape == "rounded"
+
+
+def test_a_weak_box_astride_two_faces_keeps_no_margin() -> None:
+    """A weak box holding a confident face's centre keeps a confident face's margin; holding the
+    centres of two faces, it sits astride them, and any margin only reaches further into both."""
+    from unseen.regions import yield_to_confident
+
+    sure = Region((35.0, 35.0, 85.0, 85.0), "ellipse", 0.9, raw_box=(40.0, 40.0, 80.0, 80.0))
+    other = Region((95.0, 35.0, 145.0, 85.0), "ellipse", 0.3, raw_box=(100.0, 40.0, 140.0, 80.0))
+    weak = Region((0.0, 0.0, 200.0, 120.0), "ellipse", 0.1, raw_box=(50.0, 30.0, 130.0, 90.0))
+    on_one = yield_to_confident([sure, replace(weak, raw_box=(50.0, 30.0, 90.0, 90.0))], PHOTO.margin, 300, 150)
+    x1, y1, x2, y2 = on_one[1].box
+    assert x1 < 50 and x2 > 90 and x2 - x1 < 50  # the confident margin, no more
+    astride = yield_to_confident([sure, other, weak], PHOTO.margin, 300, 150)
+    assert astride[2].box == weak.raw_box
+    assert astride[:2] == [sure, other]

@@ -141,16 +141,19 @@ def yield_to_confident(regions: list[Region], margin: float, width: int, height:
     (a confident face's): it is that face's box again or a box astride two faces, which the
     confident face's own region covers, and its low-score margin only reached the neighbours
     (WIDER FACE val, 1,066 photos: faces >= 32 px sharing a region 7.5% -> 7.1%, area -2%, the
-    same faces protected)."""
-    weak = [r.score is not None and r.score < CONFIDENT for r in regions]
-    centres = np.array([r.raw_box or r.box for r, w in zip(regions, weak, strict=True) if not w], np.float64)
-    centres = centres.reshape(-1, 4)
-    cx, cy = (centres[:, 0] + centres[:, 2]) / 2, (centres[:, 1] + centres[:, 3]) / 2
+    same faces protected). Where its box holds another face's centre too, it sits astride
+    them and keeps no margin at all (274 -> 268 of 4,218 faces sharing a region, the same
+    faces protected)."""
+    raws = np.array([r.raw_box or r.box for r in regions], np.float64).reshape(-1, 4)
+    cx, cy = (raws[:, 0] + raws[:, 2]) / 2, (raws[:, 1] + raws[:, 3]) / 2
+    confident = np.array([r.score is None or r.score >= CONFIDENT for r in regions], bool)
     out = []
-    for r, w in zip(regions, weak, strict=True):
-        raw = r.raw_box or r.box
-        if w and ((cx > raw[0]) & (cx < raw[2]) & (cy > raw[1]) & (cy < raw[3])).any():
-            g = expand(raw, margin, width, height)
+    for i, r in enumerate(regions):
+        x1, y1, x2, y2 = raws[i]
+        held = (cx > x1) & (cx < x2) & (cy > y1) & (cy < y2)
+        held[i] = False
+        if not confident[i] and (held & confident).any():
+            g = expand(r.raw_box or r.box, margin if held.sum() < 2 else 0.0, width, height)
             box = (max(g[0], r.box[0]), max(g[1], r.box[1]), min(g[2], r.box[2]), min(g[3], r.box[3]))
             r = replace(r, box=(round(box[0], 1), round(box[1], 1), round(box[2], 1), round(box[3], 1)))
         out.append(r)

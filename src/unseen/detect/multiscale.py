@@ -179,11 +179,15 @@ class MultiScale:
             parts = []
             for x1, y1, x2, y2 in where:
                 gx1, gy1, gx2, gy2 = grown((x1, y1, x2, y2), CONTEXT / self.work(w, h), w, h)
-                cx1, cy1 = int(gx1 * fx), int(gy1 * fy)
-                crop = img[cy1 : int(np.ceil(gy2 * fy)), cx1 : int(np.ceil(gx2 * fx))]
-                d = _shifted(_tiled(self.base, np.ascontiguousarray(crop)), cx1, cy1)
-                mx, my = (d.boxes[:, 0] + d.boxes[:, 2]) / (2 * fx), (d.boxes[:, 1] + d.boxes[:, 3]) / (2 * fy)
-                parts.append(d.select((mx >= x1) & (mx <= x2) & (my >= y1) & (my <= y2)))
+                cx1, cx2 = _whole_blocks(int(gx1 * fx), int(np.ceil(gx2 * fx)), nw)
+                cy1, cy2 = _whole_blocks(int(gy1 * fy), int(np.ceil(gy2 * fy)), nh)
+                d = _shifted(_tiled(self.base, np.ascontiguousarray(img[cy1:cy2, cx1:cx2])), cx1, cy1)
+                b = d.boxes
+                mx, my = (b[:, 0] + b[:, 2]) / (2 * fx), (b[:, 1] + b[:, 3]) / (2 * fy)
+                # A box the crop's edge cuts inside the picture is half a face or the edge itself.
+                cut = ((b[:, 0] <= cx1) & (cx1 > 0)) | ((b[:, 2] >= cx2) & (cx2 < nw))
+                cut |= ((b[:, 1] <= cy1) & (cy1 > 0)) | ((b[:, 3] >= cy2) & (cy2 < nh))
+                parts.append(d.select(~cut & (mx >= x1) & (mx <= x2) & (my >= y1) & (my <= y2)))
             dets = Detections.concat(parts, self.base.name)
         if upsampled and len(dets):
             sides = np.minimum(dets.boxes[:, 2] - dets.boxes[:, 0], dets.boxes[:, 3] - dets.boxes[:, 1])
@@ -213,6 +217,14 @@ def _shifted(d: Detections, x: int, y: int) -> Detections:
     if "landmarks" in data:
         data["landmarks"] = data["landmarks"] + np.tile(np.array([x, y], np.float32), 5)
     return Detections(d.boxes + np.array([x, y, x, y], np.float32), d.scores, d.detector, data)
+
+
+def _whole_blocks(start: int, stop: int, size: int) -> tuple[int, int]:
+    """[start, stop) widened to a multiple of 32 px inside [0, size) where it fits: CenterFace
+    pads its input to one with black, and a black band inside the picture makes false edges."""
+    want = -(-(stop - start) // 32) * 32
+    stop = min(size, start + want)
+    return max(0, stop - want), stop
 
 
 def grown(r: Box, pad: float, w: int, h: int) -> Box:

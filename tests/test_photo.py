@@ -436,6 +436,7 @@ def test_the_crowd_pass_looks_near_faces_only_and_finds_every_sure_face_there() 
     got = gated.detect(photo)
     assert len(sure) >= 10
     assert (iou_matrix(sure.boxes, got.boxes).max(axis=1) >= 0.5).all()
+    assert not make_detector("default", verified=False).gated  # the audit looks everywhere
 
 
 def test_candidates_found_once_at_a_low_threshold_merge_as_a_detector_at_a_higher_one() -> None:

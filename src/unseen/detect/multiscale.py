@@ -128,9 +128,8 @@ class MultiScale:
         x2, y2 = cells[:, 2].clip(0, gw - 1) + 1, cells[:, 3].clip(0, gh - 1) + 1
         for ys, xs, v in ((y1, x1, 1), (y2, x1, -1), (y1, x2, -1), (y2, x2, 1)):
             np.add.at(corners, (ys, xs), v)
-        grid = (corners.cumsum(0).cumsum(1)[:gh, :gw] > 0).astype(np.uint8)
-        grid = cv2.dilate(grid, np.ones((3, 3), np.uint8))
-        n, _, stats, _ = cv2.connectedComponentsWithStats(grid, connectivity=8)
+        held = (corners.cumsum(0).cumsum(1)[:gh, :gw] > 0).astype(np.uint8)
+        n, _, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(held, np.ones((3, 3), np.uint8)), connectivity=8)
         rects = [
             (x * cell, y * cell, min(w, (x + cw) * cell), min(h, (y + ch) * cell))
             for x, y, cw, ch, _ in stats[1:n].tolist()
@@ -162,9 +161,10 @@ class MultiScale:
         self, rgb: np.ndarray, factor: float, upsampled: bool = False, where: list[Box] | None = None
     ) -> Detections:
         """Detect at `factor` x the original size, on the whole image or only in the rectangles
-        `where` (original pixels): each is inferred with CONTEXT working px of the picture around
-        it, and a box counts where its centre lies inside it. An upsampled pass keeps only the small faces
-        it is there for: on a close-up it regresses huge, elongated boxes at low scores."""
+        `where` (original pixels): each is inferred with CONTEXT working px of the picture
+        around it, and a box counts where its centre lies inside it. An upsampled pass keeps
+        only the small faces it is there for: on a close-up it regresses huge, elongated boxes
+        at low scores."""
         h, w = rgb.shape[:2]
         nw, nh = max(32, round(w * factor)), max(32, round(h * factor))
         if (nw, nh) == (w, h):

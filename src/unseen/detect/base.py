@@ -101,10 +101,9 @@ def nms(dets: Detections, iou: float = 0.4, union: float | None = None) -> Detec
         near = near[~suppressed[near]]
         cluster = near[iou_matrix(boxes[i : i + 1], boxes[near])[0] > iou]
         box = boxes[i]
-        if union is not None:
-            part = boxes[cluster[scores[cluster] >= union * scores[i]]]
-            if len(part):
-                box = np.concatenate([np.minimum(part[:, :2].min(0), box[:2]), np.maximum(part[:, 2:].max(0), box[2:])])
+        if union is not None:  # its own box too: a zero-area box has no IoU with itself
+            part = np.vstack([box, boxes[cluster[scores[cluster] >= union * scores[i]]]])
+            box = np.concatenate([part[:, :2].min(0), part[:, 2:].max(0)])
         keep.append(i)
         kept.append(box)
         suppressed[cluster] = True

@@ -120,7 +120,7 @@ class MultiScale:
         work = self.work(w, h)
         cell = CELL / work  # original px
         gw, gh = int(np.ceil(w / cell)), int(np.ceil(h / cell))
-        boxes = Detections.concat(list(found), self.name).boxes if found else np.zeros((0, 4), np.float32)
+        boxes = Detections.concat(found, self.name).boxes
         side = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
         cells = np.floor(boxes[side * work * scale < UPSAMPLED_MAX_FACE] / cell).astype(np.int64)
         corners = np.zeros((gh + 1, gw + 1), np.int32)  # a 2-D difference array of the boxes' cells
